@@ -1,0 +1,1 @@
+"""Proxy quality classifiers (annotation, training, evaluation)."""

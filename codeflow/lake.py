@@ -1,0 +1,200 @@
+"""The data lake: shard layout over any fsspec URL, atomic commits, manifests and resume.
+
+Layout of one stage output (``{lake}/{stage}/{run}``)::
+
+    part-00000.parquet              kept records
+    rejects/part-00000.parquet      id, stage, reason, detail, source
+    _committed/part-00000.json      per-shard commit marker with the shard's stats (written last)
+    _stats.json, _manifest.json, _SUCCESS
+
+Why a marker per shard: a shard is a kept file *and* a rejects file, and two renames are not one atomic
+step. Each file is written to a temp name and renamed (so a half-written file is never visible), and the
+marker written after both is what makes the shard count as done. A crash between the renames leaves no
+marker, so the re-run rewrites the shard, which is safe because stages are deterministic.
+"""
+
+from __future__ import annotations
+
+import io
+import json
+import posixpath
+import uuid
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+from typing import Any
+
+import fsspec
+import pyarrow as pa
+import pyarrow.parquet as pq
+from fsspec.core import url_to_fs
+
+from codeflow.records import REJECT_SCHEMA
+
+DEFAULT_LAKE = "./lake"
+# Fixed writer settings: the same table must give the same bytes on every engine and every run.
+PARQUET_OPTIONS: dict[str, Any] = dict(compression="zstd", compression_level=3, use_dictionary=True,
+                                       write_statistics=True, data_page_size=1 << 20, row_group_size=64 * 1024)
+
+
+class LakeError(Exception):
+    """A lake-level problem a user must fix (config mismatch with existing output, unreadable manifest)."""
+
+
+def shard_name(index: int) -> str:
+    return f"part-{index:05d}.parquet"
+
+
+def to_fs(url: str) -> tuple[fsspec.AbstractFileSystem, str]:
+    """fsspec filesystem and path for a URL (local paths become absolute)."""
+    fs, path = url_to_fs(url)
+    return fs, path
+
+
+def parquet_bytes(table: pa.Table) -> bytes:
+    """Serialize with the fixed settings; schema metadata kept, no pandas block."""
+    buf = io.BytesIO()
+    pq.write_table(table, buf, **PARQUET_OPTIONS)
+    return buf.getvalue()
+
+
+def atomic_write_bytes(fs: fsspec.AbstractFileSystem, path: str, data: bytes) -> None:
+    """Write to a temp name beside ``path`` then rename: readers see the old file or the whole new one.
+
+    On object stores a PUT is already atomic and ``mv`` is copy+delete; on local and POSIX-like
+    filesystems the rename is atomic.
+    """
+    parent = posixpath.dirname(path)
+    fs.makedirs(parent, exist_ok=True)
+    tmp = posixpath.join(parent, f".tmp-{uuid.uuid4().hex}-{posixpath.basename(path)}")
+    with fs.open(tmp, "wb") as f:
+        f.write(data)
+    try:
+        fs.mv(tmp, path)
+    except Exception:
+        fs.rm(tmp)
+        raise
+
+
+def atomic_write_json(fs: fsspec.AbstractFileSystem, path: str, obj: Any) -> None:
+    atomic_write_bytes(fs, path, (json.dumps(obj, indent=2, sort_keys=True) + "\n").encode())
+
+
+def atomic_write_parquet(fs: fsspec.AbstractFileSystem, path: str, table: pa.Table) -> None:
+    atomic_write_bytes(fs, path, parquet_bytes(table))
+
+
+def code_version() -> str:
+    from codeflow import __version__
+
+    return __version__
+
+
+@dataclass
+class StageOutput:
+    """One stage's output folder in the lake, addressed by URL (local path, ``file://``, ``s3://``, ...)."""
+
+    url: str
+
+    def __post_init__(self) -> None:
+        self.fs, self.root = to_fs(self.url)
+
+    # ---- paths -------------------------------------------------------------------------------------
+    def path(self, *parts: str) -> str:
+        return posixpath.join(self.root, *parts)
+
+    def kept_path(self, index: int) -> str:
+        return self.path(shard_name(index))
+
+    def rejects_path(self, index: int) -> str:
+        return self.path("rejects", shard_name(index))
+
+    def marker_path(self, index: int) -> str:
+        return self.path("_committed", shard_name(index).replace(".parquet", ".json"))
+
+    def work_path(self, *parts: str) -> str:
+        """Scratch space for multi-phase stages (dedup keys, decisions); removed on success."""
+        return self.path("_work", *parts)
+
+    # ---- shard commits -----------------------------------------------------------------------------
+    def is_committed(self, index: int) -> bool:
+        return self.fs.exists(self.marker_path(index))
+
+    def read_marker(self, index: int) -> dict:
+        with self.fs.open(self.marker_path(index), "rb") as f:
+            return json.load(f)
+
+    def commit_shard(self, index: int, kept: pa.Table, rejects: pa.Table, stats: Mapping[str, Any],
+                     unit: str, config_hash: str) -> dict:
+        """Write kept rows and rejects atomically, then the marker that makes the shard count as done."""
+        if rejects.schema != REJECT_SCHEMA:
+            rejects = rejects.cast(REJECT_SCHEMA)
+        atomic_write_parquet(self.fs, self.kept_path(index), kept)
+        atomic_write_parquet(self.fs, self.rejects_path(index), rejects)
+        marker = {"index": index, "unit": unit, "config_hash": config_hash, "kept": kept.num_rows,
+                  "rejected": rejects.num_rows, "stats": dict(stats)}
+        atomic_write_json(self.fs, self.marker_path(index), marker)
+        return marker
+
+    def committed_markers(self) -> list[dict]:
+        folder = self.path("_committed")
+        if not self.fs.exists(folder):
+            return []
+        out = []
+        for p in sorted(self.fs.ls(folder, detail=False)):
+            if p.endswith(".json") and not posixpath.basename(p).startswith(".tmp-"):
+                with self.fs.open(p, "rb") as f:
+                    out.append(json.load(f))
+        return sorted(out, key=lambda m: m["index"])
+
+    # ---- run-level files ---------------------------------------------------------------------------
+    def check_config(self, config_hash: str) -> None:
+        """Refuse to resume into an output written with another config (it would mix two runs)."""
+        for m in self.committed_markers():
+            if m["config_hash"] != config_hash:
+                raise LakeError(f"{self.url} holds shards written with another config; "
+                                f"use --overwrite or another --out")
+
+    def clear(self) -> None:
+        if self.fs.exists(self.root):
+            self.fs.rm(self.root, recursive=True)
+
+    def finalize(self, stage: str, n_shards: int, schema: pa.Schema, config: Mapping[str, Any],
+                 stats: Mapping[str, Any]) -> None:
+        """Write _stats.json, _manifest.json and finally _SUCCESS (the run-level commit)."""
+        markers = self.committed_markers()
+        shards = [{"index": m["index"], "unit": m["unit"], "path": shard_name(m["index"]),
+                   "rejects": f"rejects/{shard_name(m['index'])}", "rows": m["kept"], "rejected": m["rejected"]}
+                  for m in markers]
+        atomic_write_json(self.fs, self.path("_stats.json"), dict(stats))
+        manifest = {"stage": stage, "n_shards": n_shards, "shards": shards, "config": dict(config),
+                    "schema": schema_doc(schema), "code_version": code_version()}
+        atomic_write_json(self.fs, self.path("_manifest.json"), manifest)
+        if self.fs.exists(self.path("_work")):
+            self.fs.rm(self.path("_work"), recursive=True)
+        atomic_write_bytes(self.fs, self.path("_SUCCESS"), b"")
+
+    def is_complete(self) -> bool:
+        return self.fs.exists(self.path("_SUCCESS"))
+
+    # ---- reading back ------------------------------------------------------------------------------
+    def read_kept(self, columns: Iterable[str] | None = None) -> pa.Table:
+        return self._read_many([self.kept_path(m["index"]) for m in self.committed_markers()], columns)
+
+    def read_rejects(self) -> pa.Table:
+        return self._read_many([self.rejects_path(m["index"]) for m in self.committed_markers()], None,
+                               REJECT_SCHEMA)
+
+    def _read_many(self, paths: list[str], columns, schema: pa.Schema | None = None) -> pa.Table:
+        tables = []
+        for p in paths:
+            with self.fs.open(p, "rb") as f:
+                tables.append(pq.read_table(f, columns=list(columns) if columns else None))
+        if not tables:
+            return schema.empty_table() if schema is not None else pa.table({})
+        return pa.concat_tables(tables, promote_options="default")
+
+
+def schema_doc(schema: pa.Schema) -> list[dict[str, str]]:
+    """The schema as JSON for the manifest: name, type and doc of each field."""
+    return [{"name": f.name, "type": str(f.type), "nullable": f.nullable,
+             "doc": (f.metadata or {}).get(b"doc", b"").decode()} for f in schema]

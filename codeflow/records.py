@@ -1,0 +1,93 @@
+"""Arrow schemas of every record kind codeflow writes, with field docs.
+
+The schema is the contract between stages and with users: duckdb, polars or HF datasets read our shards
+without importing codeflow, so every field carries its documentation in the Parquet metadata
+(``field.metadata[b"doc"]``). Stages add their own schemas here so there is one place to look.
+
+Ids are stable: a hash of the content plus its provenance, so a re-run of the same input gives the same ids
+and downstream joins (dedup decisions, decontamination hits) stay valid across runs.
+"""
+
+from __future__ import annotations
+
+import hashlib
+
+import pyarrow as pa
+
+
+def field(name: str, type_: pa.DataType, doc: str, nullable: bool = True) -> pa.Field:
+    """An Arrow field whose documentation travels with the Parquet file."""
+    return pa.field(name, type_, nullable=nullable, metadata={"doc": doc})
+
+
+def stable_id(*parts: str | bytes | None, prefix: str = "") -> str:
+    """A short, stable id from content and provenance.
+
+    blake2b over the parts, each length-prefixed so ("ab", "c") and ("a", "bc") differ. 16 bytes of
+    digest (32 hex chars) keeps collisions negligible at trillions of records.
+    """
+    h = hashlib.blake2b(digest_size=16)
+    for part in parts:
+        if part is None:
+            b = b"\x00<null>"
+        elif isinstance(part, str):
+            b = part.encode("utf-8", "surrogatepass")
+        else:
+            b = part
+        h.update(len(b).to_bytes(8, "little"))
+        h.update(b)
+    return prefix + h.hexdigest()
+
+
+REJECT_SCHEMA = pa.schema(
+    [
+        field("id", pa.string(), "Id of the rejected record (the input id when it had one).", nullable=False),
+        field("stage", pa.string(), "Stage that rejected it, e.g. 'dedup_exact'.", nullable=False),
+        field("reason", pa.string(), "Machine-readable reason, e.g. 'exact_duplicate', 'decode_error'.",
+              nullable=False),
+        field("detail", pa.string(), "Human-readable detail: the keeper id, the parse error position, ..."),
+        field("source", pa.string(), "Where the record came from: input file, WARC record id, repo@sha."),
+    ],
+    metadata={"codeflow.kind": "reject"},
+)
+
+DOCUMENT_SCHEMA = pa.schema(
+    [
+        field("id", pa.string(), "Stable id: hash of text and source.", nullable=False),
+        field("text", pa.string(), "Document text, valid UTF-8.", nullable=False),
+        field("source", pa.string(), "Provenance: input file and row, or WARC record id."),
+        field("url", pa.string(), "Origin URL when known."),
+        field("language", pa.string(), "ISO 639-1 language code when known."),
+        field("metadata", pa.string(), "Stage-specific extras as a JSON object string."),
+    ],
+    metadata={"codeflow.kind": "document"},
+)
+
+CODE_FILE_SCHEMA = pa.schema(
+    [
+        field("id", pa.string(), "Stable id: hash of repo, commit, path and content.", nullable=False),
+        field("repo", pa.string(), "Repository name (or origin of an extracted code block)."),
+        field("commit", pa.string(), "Commit sha the file was read at."),
+        field("path", pa.string(), "Path inside the repository."),
+        field("language", pa.string(), "Language from the registry (codeflow.code.languages)."),
+        field("content", pa.string(), "File content, valid UTF-8.", nullable=False),
+        field("size", pa.int64(), "Content size in bytes."),
+        field("sha", pa.string(), "Git blob sha of the content when read from git."),
+        field("source", pa.string(), "Provenance pointer: repo@sha:path or lake record id."),
+    ],
+    metadata={"codeflow.kind": "code_file"},
+)
+
+
+def field_docs(schema: pa.Schema) -> dict[str, str]:
+    """Field name -> documentation, for ``codeflow schema`` and the docs."""
+    return {f.name: (f.metadata or {}).get(b"doc", b"").decode() for f in schema}
+
+
+def empty_rejects() -> pa.Table:
+    return REJECT_SCHEMA.empty_table()
+
+
+def rejects_table(rows: list[dict]) -> pa.Table:
+    """Build a reject table from dicts with the reject fields (missing fields become null)."""
+    return pa.Table.from_pylist(rows, schema=REJECT_SCHEMA)

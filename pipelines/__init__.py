@@ -1,0 +1,1 @@
+"""Engine adapters and assembled pipelines: datatrove (local default) and Spark."""
