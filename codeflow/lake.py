@@ -19,6 +19,7 @@ import io
 import json
 import posixpath
 import uuid
+from collections import Counter
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
@@ -28,6 +29,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 from fsspec.core import url_to_fs
 
+from codeflow.errors import CodeflowError
 from codeflow.records import REJECT_SCHEMA
 
 DEFAULT_LAKE = "./lake"
@@ -36,7 +38,7 @@ PARQUET_OPTIONS: dict[str, Any] = dict(compression="zstd", compression_level=3, 
                                        write_statistics=True, data_page_size=1 << 20, row_group_size=64 * 1024)
 
 
-class LakeError(Exception):
+class LakeError(CodeflowError):
     """A lake-level problem a user must fix (config mismatch with existing output, unreadable manifest)."""
 
 
@@ -130,8 +132,10 @@ class StageOutput:
             rejects = rejects.cast(REJECT_SCHEMA)
         atomic_write_parquet(self.fs, self.kept_path(index), kept)
         atomic_write_parquet(self.fs, self.rejects_path(index), rejects)
+        reasons = Counter(rejects.column("reason").to_pylist())
         marker = {"index": index, "unit": unit, "config_hash": config_hash, "kept": kept.num_rows,
-                  "rejected": rejects.num_rows, "stats": dict(stats)}
+                  "rejected": rejects.num_rows, "reasons": dict(sorted(reasons.items())),
+                  "stats": dict(sorted(stats.items()))}
         atomic_write_json(self.fs, self.marker_path(index), marker)
         return marker
 

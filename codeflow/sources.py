@@ -13,6 +13,7 @@ import pyarrow as pa
 import pyarrow.json as pajson
 import pyarrow.parquet as pq
 
+from codeflow.errors import CodeflowError
 from codeflow.lake import to_fs
 from codeflow.records import rejects_table, stable_id
 from codeflow.stage import Source, StageResult
@@ -20,7 +21,7 @@ from codeflow.stage import Source, StageResult
 TABLE_SUFFIXES = (".parquet", ".jsonl", ".json", ".jsonl.gz", ".ndjson")
 
 
-class InputError(Exception):
+class InputError(CodeflowError):
     """A usage problem with the inputs (missing path, nothing to read): a one-line error for the user."""
 
 

@@ -1,0 +1,1 @@
+"""Hierarchical dedup: exact content hashes first, then MinHash LSH near-duplicates."""

@@ -1,0 +1,94 @@
+"""Run stages on an engine: unit fan-out, resume, aggregation of shard stats, and the run-level commit.
+
+``map_units`` is the only place that knows about engines; stage code never does. ``run_map_stage`` is what a
+CLI command calls for a map stage; multi-phase stages (dedup) call ``map_units`` per phase.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections import Counter
+from dataclasses import dataclass, field
+from typing import Any
+
+from codeflow.lake import StageOutput
+from codeflow.stage import MapUnitJob, Source, Stage, config_dict
+from codeflow.ui import now, run_with_progress
+
+log = logging.getLogger(__name__)
+ENGINES = ("local", "spark")
+
+
+@dataclass
+class RunSummary:
+    """One row of the summary table; also returned to Python callers."""
+
+    stage: str
+    out: str
+    rows_in: int = 0
+    kept: int = 0
+    rejected: int = 0
+    reasons: dict[str, int] = field(default_factory=dict)
+    shards_new: int = 0
+    shards_resumed: int = 0
+    elapsed_s: float = 0.0
+    stats: dict[str, Any] = field(default_factory=dict)
+
+
+def map_units(job, n_units: int, engine: str, workers: int, out: StageOutput, label: str,
+              count_done=None) -> None:
+    """Run ``job(i)`` for every unit on the chosen engine, with a progress bar fed from the lake."""
+    if engine not in ENGINES:
+        raise ValueError(f"unknown engine {engine!r}; choose one of {', '.join(ENGINES)}")
+    count_done = count_done or (lambda: len(out.committed_markers()))
+
+    def work() -> None:
+        if engine == "local":
+            from codeflow.pipelines.datatrove.executor import run_units_local
+
+            run_units_local(job, n_units, workers, logging_dir=out.work_path("datatrove", label.replace(" ", "_")))
+        else:
+            from codeflow.pipelines.spark.executor import run_units_spark
+
+            run_units_spark(job, n_units)
+
+    run_with_progress(label, n_units, work, count_done)
+
+
+def aggregate(out: StageOutput) -> tuple[Counter, Counter, int, int]:
+    """Sum the per-shard stats and reject reasons from the markers."""
+    stats: Counter = Counter()
+    reasons: Counter = Counter()
+    kept = rejected = 0
+    for m in out.committed_markers():
+        stats.update(m["stats"])
+        reasons.update(m.get("reasons", {}))
+        kept += m["kept"]
+        rejected += m["rejected"]
+    return stats, reasons, kept, rejected
+
+
+def finish(stage_name: str, out: StageOutput, n_units: int, schema, config: Any, t0: float,
+           resumed: int) -> RunSummary:
+    stats, reasons, kept, rejected = aggregate(out)
+    rows_in = int(stats.get("rows_in", kept + rejected))
+    totals = {"stage": stage_name, "rows_in": rows_in, "kept": kept, "rejected": rejected,
+              "rejected_by_reason": dict(sorted(reasons.items())), "counters": dict(sorted(stats.items()))}
+    out.finalize(stage_name, n_units, schema, config_dict(config), totals)
+    return RunSummary(stage=stage_name, out=out.url, rows_in=rows_in, kept=kept, rejected=rejected,
+                      reasons=dict(reasons), shards_new=n_units - resumed, shards_resumed=resumed,
+                      elapsed_s=now() - t0, stats=dict(stats))
+
+
+def run_map_stage(stage: Stage, source: Source, units: list[str], out_url: str, engine: str = "local",
+                  workers: int = 1, overwrite: bool = False) -> RunSummary:
+    """Run a map stage over ``units`` into ``out_url``; re-running resumes from committed shards."""
+    t0 = now()
+    out = StageOutput(out_url)
+    if overwrite:
+        out.clear()
+    out.check_config(stage.config_hash)
+    resumed = len(out.committed_markers())
+    job = MapUnitJob(stage, source, out_url, tuple(units))
+    map_units(job, len(units), engine, workers, out, stage.name)
+    return finish(stage.name, out, len(units), stage.schema, stage.config, t0, resumed)

@@ -1,0 +1,1 @@
+"""datatrove adapters: run codeflow units on ``LocalPipelineExecutor`` and use stages inside datatrove pipelines."""
