@@ -1,0 +1,32 @@
+"""The demo: every landed stage on the bundled sample data, into ``./lake`` (or ``--lake``).
+
+Each stage adds one function to ``DEMO_STEPS``; it takes the lake root URL and returns the run summaries it
+produced. Steps run in order, so later stages may read what earlier ones wrote.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from importlib import resources
+from pathlib import Path
+
+from codeflow.runner import RunSummary
+
+
+def sample_path(*parts: str) -> str:
+    """Path of bundled sample data (installed with the package)."""
+    return str(Path(str(resources.files("codeflow") / "data" / "sample")).joinpath(*parts))
+
+
+def demo_exact_dedup(lake: str, engine: str) -> list[RunSummary]:
+    from codeflow.dedup.exact_run import run_exact_dedup
+    from codeflow.sources import expand_inputs
+
+    units = expand_inputs([sample_path("docs")])
+    return [run_exact_dedup(units, f"{lake}/dedup_exact/sample_docs", engine=engine, workers=2)]
+
+
+# (name, step). Add yours at the end.
+DEMO_STEPS: list[tuple[str, Callable[[str, str], list[RunSummary]]]] = [
+    ("exact dedup of sample documents", demo_exact_dedup),
+]
