@@ -1,0 +1,1 @@
+"""Code ingestion: the language registry, tree-sitter validation and metrics, quality heuristics."""
