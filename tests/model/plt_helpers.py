@@ -6,6 +6,7 @@ A uniquely named module rather than a conftest.py, so it cannot shadow another d
 from __future__ import annotations
 
 import torch
+
 from codeflow.model.plt.config import PLTConfig
 from codeflow.model.plt.dense import DenseLM
 from codeflow.model.plt.model import PLT

@@ -4,11 +4,12 @@ from __future__ import annotations
 
 import pytest
 import torch
+from plt_helpers import make_plt
+
 from codeflow.model.plt.attention import gated_loop_attn
 from codeflow.model.plt.cache import DenseCache, PLTCache, dense_kv_bytes, plt_kv_bytes, vanilla_loop_kv_bytes
 from codeflow.model.plt.config import PRESETS, PLTConfig
 from codeflow.model.plt.model import PLT
-from plt_helpers import make_plt
 
 
 @pytest.mark.parametrize("doc_ids", [None, torch.tensor([[0, 0, 0, 1, 1, 1, 1]])])

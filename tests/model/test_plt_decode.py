@@ -8,9 +8,10 @@ from __future__ import annotations
 
 import pytest
 import torch
+from plt_helpers import make_plt
+
 from codeflow.model.plt import generate as G
 from codeflow.model.plt.cache import PLTCache
-from plt_helpers import make_plt
 
 ATOL = 1e-11
 PROMPT_LENS = [5, 1, 9]
@@ -45,7 +46,7 @@ def random_seqs(seed=0):
     return [torch.randint(0, 97, (p + N_DECODE,), generator=g) for p in PROMPT_LENS]
 
 
-@pytest.mark.parametrize("n_loops", [2, 3])
+@pytest.mark.parametrize("n_loops", [1, 2, 3])
 @pytest.mark.parametrize("gate_mode", ["hidden", "query"])
 @pytest.mark.parametrize("step_name", ["clp", "naive"])
 @pytest.mark.parametrize("chunk_size", [None, 2, 5])

@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import pytest
 import torch
-from codeflow.model.plt.convert import fold
 from plt_helpers import make_dense, make_plt, set_gate_bias
+
+from codeflow.model.plt.convert import fold
 
 ATOL = 1e-11
 

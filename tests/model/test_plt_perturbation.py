@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import pytest
 import torch
-from codeflow.model.plt.attention import gated_loop_attn
 from plt_helpers import make_plt
+
+from codeflow.model.plt.attention import gated_loop_attn
 
 
 def loop_inputs_with_perturbed_loop1(model, idx, t0, doc_ids=None, delta=1.0):
