@@ -91,3 +91,29 @@ def empty_rejects() -> pa.Table:
 def rejects_table(rows: list[dict]) -> pa.Table:
     """Build a reject table from dicts with the reject fields (missing fields become null)."""
     return pa.Table.from_pylist(rows, schema=REJECT_SCHEMA)
+
+FIM_SCHEMA = pa.schema(
+    [
+        field("id", pa.string(), "Stable id: hash of the file id, level and seed.", nullable=False),
+        field("file_id", pa.string(), "Id of the code-file record the sample was made from."),
+        field("repo", pa.string(), "Repository name."),
+        field("path", pa.string(), "Path of the target file inside the repository."),
+        field("language", pa.string(), "Registry language of the target file (codeflow.code.languages)."),
+        field("level", pa.string(), "'file' or 'repo' (repo level prepends same-repo context files).",
+              nullable=False),
+        field("split_kind", pa.string(), "Applied split: char, line, ast_expression, ast_statement, ast_function, "
+              "or none (plain sample, probability 1 - fim_rate).", nullable=False),
+        field("requested_kind", pa.string(), "Split kind drawn before fallbacks; differs from split_kind when "
+              "the file had no node of the asked AST level (or no grammar)."),
+        field("prefix", pa.string(), "Text before the middle; prefix + middle + suffix == file content.",
+              nullable=False),
+        field("middle", pa.string(), "The span to fill in (empty for plain samples).", nullable=False),
+        field("suffix", pa.string(), "Text after the middle.", nullable=False),
+        field("context_paths", pa.list_(pa.string()), "Repo level: paths of the context files in the order "
+              "rendered (least relevant first, most relevant next to the target); empty at file level."),
+        field("text", pa.string(), "The rendered training text with special tokens (codeflow.fim.tokens).",
+              nullable=False),
+        field("seed", pa.int64(), "Seed the sample was drawn with; (file_id, seed, level) fixes it."),
+    ],
+    metadata={"codeflow.kind": "fim_sample"},
+)

@@ -1,0 +1,114 @@
+"""Import edges between files of one repository, by per-language regexes (no parse needed).
+
+Why regexes: the import graph is only a relevance boost for context selection, it must be cheap on repos
+with thousands of files, and it must work for languages without a grammar. An import string is reduced to a
+slash path (``a.b.c`` -> ``a/b/c``, ``./util`` -> ``util`` relative to the importer) and matched against the
+repo's files by path suffix without extension, or, for Go-style package imports, by directory suffix.
+"""
+
+from __future__ import annotations
+
+import posixpath
+import re
+from collections import defaultdict
+
+_PATTERNS: dict[str, list[re.Pattern[str]]] = {
+    "python": [re.compile(r"^\s*from\s+(\.*[\w.]*)\s+import\b", re.M),
+               re.compile(r"^\s*import\s+([\w.]+(?:\s*,\s*[\w.]+)*)", re.M)],
+    "javascript": [re.compile(r"""\bfrom\s+['"]([^'"]+)['"]"""), re.compile(r"""\bimport\s+['"]([^'"]+)['"]"""),
+                   re.compile(r"""\brequire\(\s*['"]([^'"]+)['"]\s*\)"""),
+                   re.compile(r"""\bimport\(\s*['"]([^'"]+)['"]\s*\)""")],
+    "java": [re.compile(r"^\s*import\s+(?:static\s+)?([\w.]+)\s*;", re.M)],
+    "kotlin": [re.compile(r"^\s*import\s+([\w.]+)", re.M)],
+    "scala": [re.compile(r"^\s*import\s+([\w.]+)", re.M)],
+    "go": [re.compile(r"""^\s*import\s+(?:\w+\s+)?"([^"]+)\"""", re.M),
+           re.compile(r"""^\s+(?:[\w.]+\s+)?"([^"]+)"\s*$""", re.M)],
+    "rust": [re.compile(r"^\s*(?:pub\s+)?use\s+([\w:]+)", re.M), re.compile(r"^\s*(?:pub\s+)?mod\s+(\w+)\s*;", re.M)],
+    "c": [re.compile(r"""^\s*#\s*include\s+"([^"]+)\"""", re.M)],
+    "csharp": [re.compile(r"^\s*using\s+(?:static\s+)?([\w.]+)\s*;", re.M)],
+    "php": [re.compile(r"""\b(?:require|include)(?:_once)?\s*\(?\s*['"]([^'"]+)['"]"""),
+            re.compile(r"^\s*use\s+([\w\\]+)", re.M)],
+    "ruby": [re.compile(r"""^\s*require(?:_relative)?\s+['"]([^'"]+)['"]""", re.M)],
+}
+_ALIASES = {"typescript": "javascript", "tsx": "javascript", "jsx": "javascript", "cpp": "c", "c++": "c",
+            "objective-c": "c", "cuda": "c"}
+
+
+def import_strings(content: str, language: str | None) -> list[str]:
+    """Raw import targets named in a file (empty for languages without patterns)."""
+    lang = (language or "").lower()
+    pats = _PATTERNS.get(_ALIASES.get(lang, lang), [])
+    found: list[str] = []
+    for pat in pats:
+        for m in pat.finditer(content):
+            found.extend(s.strip() for s in m.group(1).split(",") if s.strip())
+    return found
+
+
+def _strip_ext(path: str) -> str:
+    root, _ = posixpath.splitext(path)
+    return root
+
+
+def _normalize(imp: str, importer: str, language: str | None) -> str:
+    """An import string as a slash path relative to the repo root where it can be resolved."""
+    lang = _ALIASES.get((language or "").lower(), (language or "").lower())
+    here = posixpath.dirname(importer)
+    if lang == "python" and imp.startswith("."):
+        dots = len(imp) - len(imp.lstrip("."))
+        base = here
+        for _ in range(dots - 1):
+            base = posixpath.dirname(base)
+        rest = imp[dots:].replace(".", "/")
+        return posixpath.normpath(posixpath.join(base, rest)) if rest else base
+    if imp.startswith(("./", "../")) or (lang in ("c", "ruby", "php") and "/" in imp and not imp.startswith("/")):
+        joined = posixpath.normpath(posixpath.join(here, imp))
+        return _strip_ext(joined) if lang != "c" else joined
+    if lang == "rust":
+        parts = [p for p in imp.split("::") if p not in ("crate", "self", "super", "")]
+        return "/".join(parts)
+    if lang in ("python", "java", "kotlin", "scala", "csharp"):
+        return imp.replace(".", "/")
+    if lang == "php":
+        return imp.replace("\\", "/")
+    return imp
+
+
+class ImportGraph:
+    """Directed edges ``importer -> imported`` among the given repo paths."""
+
+    def __init__(self, files: list[tuple[str, str, str | None]]) -> None:
+        """``files``: ``[(path, content, language), ...]`` of one repository."""
+        by_suffix: dict[str, set[str]] = defaultdict(set)
+        by_dir: dict[str, set[str]] = defaultdict(set)
+        for path, _, _ in files:
+            for key in (path, _strip_ext(path)):
+                parts = key.split("/")
+                for i in range(len(parts)):
+                    by_suffix["/".join(parts[i:])].add(path)
+            dparts = posixpath.dirname(path).split("/")
+            for i in range(len(dparts)):
+                if dparts[i:] != [""]:
+                    by_dir["/".join(dparts[i:])].add(path)
+        self.edges: dict[str, set[str]] = defaultdict(set)
+        for path, content, language in files:
+            for imp in import_strings(content, language):
+                norm = _normalize(imp, path, language)
+                hits = self._resolve(norm, by_suffix, by_dir)
+                self.edges[path].update(h for h in hits if h != path)
+
+    @staticmethod
+    def _resolve(norm: str, by_suffix: dict[str, set[str]], by_dir: dict[str, set[str]]) -> set[str]:
+        parts = [p for p in norm.split("/") if p not in ("", ".")]
+        # Longest suffix first; drop trailing segments for ``from pkg.mod import Name`` / ``a.b.Class.member``.
+        for end in range(len(parts), 0, -1):
+            key = "/".join(parts[:end])
+            hit = by_suffix.get(key) or by_suffix.get(key + "/__init__") or by_dir.get(key)
+            if hit:
+                return set(hit)
+            if end < len(parts) - 1:
+                break
+        return set()
+
+    def imports(self, path: str) -> set[str]:
+        return self.edges.get(path, set())

@@ -1,0 +1,66 @@
+"""Character and line splitters: where to cut a file into (prefix, middle, suffix).
+
+Every splitter returns a ``Span`` of *code point* offsets into the Python string, so a cut can never fall
+inside a UTF-8 sequence: ``text[:start] + text[start:end] + text[end:]`` re-encodes to the original bytes.
+Randomness comes only from the ``random.Random`` passed in, which the caller seeds from (file id, seed).
+"""
+
+from __future__ import annotations
+
+import random
+import re
+from bisect import bisect_right
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True)
+class Span:
+    """Half-open ``[start, end)`` code point range of the middle."""
+
+    start: int
+    end: int
+
+    def cut(self, text: str) -> tuple[str, str, str]:
+        return text[: self.start], text[self.start: self.end], text[self.end:]
+
+
+def char_span(text: str, rng: random.Random) -> Span:
+    """Two uniform cut points in ``[0, len]``, sorted (Megatron/Bavarian et al.: any part may be empty)."""
+    a, b = rng.randint(0, len(text)), rng.randint(0, len(text))
+    return Span(min(a, b), max(a, b))
+
+
+_LINE = re.compile(r"[^\r\n]*(?:\r\n|\r|\n)|[^\r\n]+\Z")
+
+
+def line_starts(text: str) -> list[int]:
+    """Offsets where each line starts, plus ``len(text)``. ``\\r\\n``, ``\\r`` and ``\\n`` each end a line and stay
+    with it, so a middle made of whole lines carries its own line endings (CRLF files stay CRLF)."""
+    starts = [m.start() for m in _LINE.finditer(text)]
+    starts.append(len(text))
+    return starts
+
+
+def line_span(text: str, rng: random.Random, max_lines: int = 15, tries: int = 8) -> Span | None:
+    """A run of 1..``max_lines`` whole lines (ExecRepoBench's random-line recipe), preferring non-blank middles.
+
+    Returns None for an empty text. Up to ``tries`` draws are made to avoid a whitespace-only middle; the last
+    draw is kept if all are blank (a file of blank lines still gets a valid span).
+    """
+    starts = line_starts(text)
+    n_lines = len(starts) - 1
+    if n_lines <= 0:
+        return None
+    span = None
+    for _ in range(max(1, tries)):
+        first = rng.randrange(n_lines)
+        count = rng.randint(1, max(1, max_lines))
+        span = Span(starts[first], starts[min(first + count, n_lines)])
+        if text[span.start: span.end].strip():
+            break
+    return span
+
+
+def line_of(starts: list[int], offset: int) -> int:
+    """0-based line number holding ``offset`` (for reports)."""
+    return max(0, bisect_right(starts, offset) - 1)
