@@ -21,6 +21,7 @@ from codeflow.errors import CodeflowError
 COMMANDS: dict[str, str] = {
     "dedup": "codeflow.commands.dedup:dedup",
     "demo": "codeflow.commands.demo:demo",
+    "ingest": "codeflow.commands.ingest:ingest",
     "schema": "codeflow.commands.schema:schema",
 }
 

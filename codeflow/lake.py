@@ -175,7 +175,16 @@ class StageOutput:
         atomic_write_json(self.fs, self.path("_manifest.json"), manifest)
         if self.fs.exists(self.path("_work")):
             self.fs.rm(self.path("_work"), recursive=True)
+        self._remove_orphan_temps()
         atomic_write_bytes(self.fs, self.path("_SUCCESS"), b"")
+
+    def _remove_orphan_temps(self) -> None:
+        """Temp files left by a writer that was killed mid-write (they were never visible as shards)."""
+        for folder in (self.root, self.path("rejects"), self.path("_committed")):
+            if self.fs.exists(folder):
+                for p in self.fs.ls(folder, detail=False):
+                    if posixpath.basename(p).startswith(".tmp-"):
+                        self.fs.rm(p)
 
     def is_complete(self) -> bool:
         return self.fs.exists(self.path("_SUCCESS"))

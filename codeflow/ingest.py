@@ -1,0 +1,52 @@
+"""Ingest: arbitrary Parquet/JSONL rows with a text column -> lake documents with stable ids.
+
+The smallest real map stage, and the entry point for data that did not come through our own readers: rows
+with null or non-UTF-8 text are rejected with a reason, every other row gets a stable id and provenance.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+
+import pyarrow as pa
+
+from codeflow.dedup.exact import ExactDedupConfig, validate
+from codeflow.records import DOCUMENT_SCHEMA
+from codeflow.stage import Stage, StageResult
+
+META_SKIP = {"id", "text", "content", "source", "url", "language"}
+
+
+@dataclass(frozen=True)
+class IngestConfig:
+    text_column: str | None = None
+    id_column: str = "id"
+
+
+class IngestStage(Stage):
+    """Validate text and give every row an id; extra columns are kept as a JSON ``metadata`` string."""
+
+    name = "ingest"
+    schema = DOCUMENT_SCHEMA
+
+    def process(self, batch: pa.Table, unit: str) -> StageResult:
+        cfg = ExactDedupConfig(text_column=self.config.text_column, id_column=self.config.id_column)
+        valid = validate(batch, cfg, unit, unit)
+        rejects = valid.rejects.set_column(1, "stage", pa.array([self.name] * valid.rejects.num_rows, pa.string()))
+        t = valid.table
+        col = next((c for c in (self.config.text_column, "text", "content") if c and c in t.column_names), None)
+        n = t.num_rows
+        rows = valid.rows.to_pylist()
+        extra = [c for c in t.column_names if c not in META_SKIP and c != col]
+        extras = t.select(extra).to_pylist() if extra else [{}] * n
+        kept = pa.table({
+            "id": t.column("id"),
+            "text": t.column(col) if col else pa.array([], pa.string()),
+            "source": pa.array([f"{unit}#{r}" for r in rows], pa.string()),
+            "url": t.column("url") if "url" in t.column_names else pa.nulls(n, pa.string()),
+            "language": t.column("language") if "language" in t.column_names else pa.nulls(n, pa.string()),
+            "metadata": pa.array([json.dumps(e, sort_keys=True, default=str) if e else None for e in extras],
+                                 pa.string()),
+        }, schema=DOCUMENT_SCHEMA) if n else DOCUMENT_SCHEMA.empty_table()
+        return StageResult(kept, rejects, {"rows_in": valid.rows_in})
