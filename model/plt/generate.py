@@ -224,7 +224,7 @@ def generate(
     cache = PLTCache.empty(
         model.config,
         len(prompts),
-        int(lengths.max()) + max_new_tokens + idx.size(1),
+        idx.size(1) + max_new_tokens,  # prefill writes padding up to the longest prompt
         device=dev,
         dtype=model.tok_emb.weight.dtype,
     )

@@ -232,7 +232,9 @@ class PLT(nn.Module):
             loss = F.cross_entropy(logits.flatten(0, 1).float(), targets.flatten(), ignore_index=-1)
         return logits, loss
 
-    def _attend(self, r: int, i: int, kv1: list, seg: Tensor | None, q: Tensor, k: Tensor, v: Tensor, res: Tensor):
+    def _attend(
+        self, r: int, i: int, kv1: list, seg: Tensor | None, q: Tensor, k: Tensor, v: Tensor, res: Tensor
+    ) -> Tensor:
         if r == 0:
             kv1.append((k, v))  # loop 1 of layer i: the shared KV every later loop reads
             return causal_attn(q, k, v, seg)

@@ -12,6 +12,7 @@ from plt_helpers import make_plt
 
 from codeflow.model.plt import generate as G
 from codeflow.model.plt.cache import PLTCache
+from codeflow.model.plt.config import PLTConfig, v1
 
 ATOL = 1e-11
 PROMPT_LENS = [5, 1, 9]
@@ -70,7 +71,9 @@ def test_extend_gives_every_prompt_position():
 
 
 def test_v1_decodes_naively_and_refuses_clp():
-    model = make_plt(n_loops=2, clp_shift=False, emb_scale=0.0, normalize_per_loop=False, gate_mode="query")
+    fields = ("clp_shift", "emb_scale", "hidden_scale", "normalize_per_loop", "gate_mode")
+    model = make_plt(n_loops=2, **{f: getattr(v1(PLTConfig.from_preset("tiny")), f) for f in fields})
+    assert not model.config.clp_shift and model.config.gate_mode == "query" and model.config.emb_scale == 0
     seqs = random_seqs(1)
     first, steps, _ = run_schedule(model, seqs, PROMPT_LENS, G.decode_step_naive, chunk_size=4)
     check_against_full(model, seqs, PROMPT_LENS, first, steps)
