@@ -117,3 +117,77 @@ FIM_SCHEMA = pa.schema(
     ],
     metadata={"codeflow.kind": "fim_sample"},
 )
+
+
+_PATH_CONTENT = pa.struct([pa.field("path", pa.string()), pa.field("content", pa.string())])
+
+TRIPLET_SCHEMA = pa.schema(
+    [
+        field("id", pa.string(), "Stable id: hash of repo, start and end commit.", nullable=False),
+        field("repo", pa.string(), "Repository name (the list's <TAB>name, else derived from the path/URL).",
+              nullable=False),
+        field("source", pa.string(), "The repository as given in the list: local path or clone URL."),
+        field("start_commit", pa.string(), "Sha of R_old: the start commit, sampled in the lifecycle window.",
+              nullable=False),
+        field("end_commit", pa.string(), "Sha of R_new: the endpoint found by the forward search.", nullable=False),
+        field("start_percentile", pa.float64(), "Lifecycle percentile of the start: first-parent rank / (n - 1)."),
+        field("end_percentile", pa.float64(), "Lifecycle percentile of the endpoint."),
+        field("n_commits", pa.int32(), "First-parent commits after the start up to and including the endpoint."),
+        field("messages", pa.list_(pa.string()),
+              "Cleaned messages of those commits, oldest first (trailers and merge boilerplate removed)."),
+        field("files_old", pa.list_(_PATH_CONTENT),
+              "Every text file the patch touches, as at the start commit (added files absent), sorted by path."),
+        field("patch", pa.string(), "Unified git diff start -> end over those files; `git apply` accepts it and it "
+              "turns files_old into files_new exactly.", nullable=False),
+        field("files_new", pa.list_(_PATH_CONTENT),
+              "The same paths at the endpoint: deleted files absent, added files present."),
+        field("context_files", pa.list_(_PATH_CONTENT),
+              "Bounded set of related files unchanged between start and end (imports, then same-directory files)."),
+        field("skipped_files", pa.list_(pa.struct([pa.field("path", pa.string()), pa.field("reason", pa.string())])),
+              "Changed files left out of the patch and why: binary, lfs, non_utf8, too_large, special, lock, "
+              "vendored, generated."),
+        field("stats", pa.struct([
+            pa.field("files", pa.int32()), pa.field("added", pa.int32()), pa.field("removed", pa.int32()),
+            pa.field("source_files", pa.int32()), pa.field("test_files", pa.int32()),
+            pa.field("languages", pa.list_(pa.string())), pa.field("patch_tokens", pa.int32()),
+            pa.field("walked", pa.int32()),
+        ]), "Patch stats: files, added and removed lines, source and test files, languages (registry names), "
+            "patch size in estimated tokens (chars / 4), commits walked by the search."),
+        field("score", pa.float64(), "Endpoint score (docs/triplets.md): 0.30 band + 0.25 message + 0.20 tests + "
+              "0.10 source + 0.10 locality + 0.05 focus."),
+        field("score_parts", pa.struct([pa.field(k, pa.float64()) for k in
+                                        ("band", "message", "tests", "source", "locality", "focus")]),
+              "The score's components, each in 0..1."),
+        field("text", pa.string(), "The triplet rendered for training with the template in docs/triplets.md "
+              "(repo, context files, files before, messages, patch, files after).", nullable=False),
+    ],
+    metadata={"codeflow.kind": "triplet"},
+)
+
+
+# clean-cc: documents from Common Crawl use DOCUMENT_SCHEMA (id = stable_id(WARC-Record-ID, URL, prefix="cc-"),
+# source = WARC-Record-ID, metadata = JSON with warc_file, warc_offset, warc_date, http_status, content_type,
+# charset, charset_source, language_score, n_code_blocks, prose_chars). Code blocks get their own records:
+CODE_BLOCK_SCHEMA = pa.schema(
+    [
+        field("id", pa.string(), "Stable id: hash of the document id, the block's index and its content.",
+              nullable=False),
+        field("doc_id", pa.string(), "Id of the page's document (in documents/ or, if the text was rejected, "
+              "in documents/rejects/; code blocks are kept even when the prose is not).", nullable=False),
+        field("url", pa.string(), "URL of the page."),
+        field("warc_record_id", pa.string(), "WARC-Record-ID of the response record."),
+        field("warc_file", pa.string(), "Base name of the WARC file."),
+        field("index_in_page", pa.int32(), "0-based position among the page's code blocks (document order).",
+              nullable=False),
+        field("language", pa.string(), "Guessed programming language (codeflow.web.codelang names), null if unsure."),
+        field("language_source", pa.string(), "How the language was found: 'class' (class/data-lang attribute), "
+              "'content' (signatures) or 'none'.", nullable=False),
+        field("classes", pa.string(), "Class attributes of the block and its wrappers that the guess looked at."),
+        field("tag", pa.string(), "'pre' or 'code' (a multi-line <code> outside <pre>)."),
+        field("content", pa.string(), "The code exactly as the page shows it: entities decoded, whitespace and "
+              "indentation untouched, line-number gutters removed.", nullable=False),
+        field("n_lines", pa.int32(), "Number of lines of content."),
+        field("size", pa.int64(), "Content size in UTF-8 bytes."),
+    ],
+    metadata={"codeflow.kind": "code_block"},
+)

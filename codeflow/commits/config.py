@@ -1,0 +1,45 @@
+"""The triplet miner's configuration: every threshold of the window, the filters, the search and the record."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True)
+class TripletConfig:
+    """Frozen (picklable, hashable into the lake's config hash) knobs of ``build-triplets``.
+
+    Defaults follow the anchors in ``docs/triplets.md``: the 40-80% lifecycle window of the IQuest report,
+    R2E-Gym's "small commit" limits for one commit, CommitPack / CommitChronicle message filters, and a
+    cumulative budget so a triplet stays a single reviewable development step.
+    """
+
+    window: tuple[float, float] = (0.4, 0.8)  # lifecycle percentiles (rank / (n - 1)) where starts may lie
+    per_repo: int = 4  # start commits sampled per repository (fewer when the window holds fewer)
+    seed: int = 0
+    min_history: int = 10  # first-parent commits below which a repo is rejected as too_short_history
+    # endpoint search: walk forward at most this far, and stop once the cumulative change is over budget
+    max_walk_commits: int = 32
+    max_lines: int = 400  # cumulative added + removed lines over the kept paths
+    max_files: int = 20  # cumulative text files in the patch
+    max_patch_tokens: int = 8192  # patch size budget, estimated as chars / 4
+    # one commit may be an endpoint only inside these limits (R2E-Gym "small commit", loosened a little)
+    commit_max_source_files: int = 8
+    commit_max_lines: int = 300
+    # a commit this big is a wall: the walk never crosses it (a vendored import, a mass reformat)
+    giant_files: int = 300
+    giant_lines: int = 5000
+    max_file_bytes: int = 512_000  # larger blobs are left out of the patch and listed as too_large
+    # related unchanged files stored with the triplet
+    max_context_files: int = 4
+    max_context_bytes: int = 65_536
+    context_lines: int = 3  # unified-diff context of the patch
+    min_score: float = 0.0  # endpoints scoring below this are not taken
+    clone_cache: str | None = None  # where URLs are cloned (default: $CODEFLOW_REPO_CACHE or ~/.cache/codeflow)
+
+    def __post_init__(self) -> None:
+        lo, hi = self.window
+        if not (0.0 <= lo <= hi <= 1.0):
+            raise ValueError(f"window must satisfy 0 <= lo <= hi <= 1, got {self.window}")
+        if self.per_repo < 1:
+            raise ValueError("per_repo must be >= 1")

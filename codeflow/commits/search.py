@@ -1,0 +1,138 @@
+"""Forward endpoint search from a start commit, and the score that picks among candidate endpoints.
+
+Walk first-parent commits after the start, accumulating their change. A commit that fails a per-commit filter
+(``Scanner.endpoint_filter``) is carried along but cannot close the triplet; a giant commit is a wall; the walk
+stops when the cumulative change leaves the budget. Every commit that passes is a candidate endpoint, scored:
+
+    score = 0.30 band + 0.25 message + 0.20 tests + 0.10 source + 0.10 locality + 0.05 focus
+
+- band: 1 when the cumulative changed lines lie inside the repository's 5-95% band of per-commit sizes
+  (CommitChronicle's outlier rule), decaying as exp(-|ln(lines / nearest bound)|) outside it;
+- message: mean ``messages.quality`` of the non-merge commits in the step;
+- tests: 1 when tests are touched alongside non-test source (R2E-Gym, SWE-rebench), else 0;
+- source: share of changed text files that are source code;
+- locality: 1 / number of distinct directories touched ("localized changes", LoopCoder);
+- focus: 1 / sqrt(commits in the step) (one intention per step).
+
+The best score wins; ties go to the shorter step, so the choice is deterministic.
+"""
+
+from __future__ import annotations
+
+import math
+import posixpath
+from collections import Counter
+from dataclasses import dataclass, field
+
+from codeflow.commits import messages
+from codeflow.commits.scan import SPECIFIC_REASONS, CommitInfo, Scanner
+
+WEIGHTS = {"band": 0.30, "message": 0.25, "tests": 0.20, "source": 0.10, "locality": 0.10, "focus": 0.05}
+
+
+@dataclass
+class Candidate:
+    end_rank: int
+    score: float
+    parts: dict[str, float]
+
+
+@dataclass
+class SearchResult:
+    start_rank: int
+    candidates: list[Candidate] = field(default_factory=list)  # best first
+    filters: Counter = field(default_factory=Counter)  # filter name -> commits walked that failed it
+    stop: str = "end_of_history"
+    walked: int = 0
+
+    def failure(self) -> tuple[str, str]:
+        """(reason, detail) of a start without an endpoint."""
+        detail = f"walked {self.walked} commits, stop={self.stop}; filters: " + \
+            ", ".join(f"{k}={v}" for k, v in sorted(self.filters.items()))
+        if self.stop == "giant_diff" and self.walked <= 1:
+            return "giant_diff", detail
+        if self.filters:
+            top = self.filters.most_common(1)[0][0]
+            if top in SPECIFIC_REASONS and self.filters[top] == sum(self.filters.values()):
+                return SPECIFIC_REASONS[top], detail
+        if self.stop == "giant_diff":
+            return "giant_diff", detail
+        return "no_endpoint", detail
+
+
+def size_band(infos: list[CommitInfo]) -> tuple[float, float]:
+    """5th and 95th percentile of changed lines per non-merge, non-giant commit (nearest rank)."""
+    sizes = sorted(i.lines for i in infos if not i.is_merge and not i.giant and i.lines > 0)
+    if not sizes:
+        return 1.0, 1.0
+    def pick(q: float) -> float:
+        return float(sizes[min(len(sizes) - 1, max(0, math.ceil(q * len(sizes)) - 1))])
+    return pick(0.05), pick(0.95)
+
+
+def score_step(infos: list[CommitInfo], band: tuple[float, float]) -> tuple[float, dict[str, float]]:
+    """Score the step made of ``infos`` (the commits after the start, up to the candidate endpoint)."""
+    files: dict[str, str] = {}
+    lines = 0
+    for info in infos:
+        for f in info.kept:
+            files[f.path] = f.cls
+            lines += f.added + f.removed
+    classes = Counter(files.values())
+    lo, hi = band
+    if lo <= lines <= hi:
+        band_score = 1.0
+    else:
+        bound = lo if lines < lo else hi
+        band_score = math.exp(-abs(math.log(max(lines, 1) / max(bound, 1))))
+    msgs = [messages.quality(i.message) for i in infos if not i.is_merge]
+    dirs = {posixpath.dirname(p) for p in files}
+    parts = {
+        "band": band_score,
+        "message": sum(msgs) / len(msgs) if msgs else 0.0,
+        "tests": 1.0 if classes["test"] and classes["source"] else 0.0,
+        "source": classes["source"] / len(files) if files else 0.0,
+        "locality": 1.0 / len(dirs) if dirs else 0.0,
+        "focus": 1.0 / math.sqrt(len(infos)),
+    }
+    parts = {k: round(v, 6) for k, v in parts.items()}
+    return round(sum(WEIGHTS[k] * v for k, v in parts.items()), 6), parts
+
+
+def search(scanner: Scanner, start_rank: int, band: tuple[float, float]) -> SearchResult:
+    """Candidate endpoints after ``start_rank``, best first (see the module docstring)."""
+    cfg = scanner.config
+    result = SearchResult(start_rank)
+    steps: list[CommitInfo] = []
+    lines = 0
+    paths: set[str] = set()
+    n = len(scanner.ids)
+    for rank in range(start_rank + 1, n):
+        if len(steps) >= cfg.max_walk_commits:
+            result.stop = "max_walk_commits"
+            break
+        info = scanner.get(rank)
+        if info.giant:
+            result.walked += 1
+            result.stop = "giant_diff"
+            break
+        lines += info.lines
+        paths.update(f.path for f in info.kept)
+        if steps and (lines > cfg.max_lines or len(paths) > cfg.max_files):
+            result.stop = "budget"
+            break
+        steps.append(info)
+        result.walked += 1
+        reason = scanner.endpoint_filter(info)
+        if reason:
+            result.filters[reason] += 1
+            continue
+        if lines > cfg.max_lines or len(paths) > cfg.max_files:  # a lone first commit over budget
+            result.filters["too_large"] += 1
+            result.stop = "budget"
+            break
+        score, parts = score_step(steps, band)
+        if score >= cfg.min_score:
+            result.candidates.append(Candidate(rank, score, parts))
+    result.candidates.sort(key=lambda c: (-c.score, c.end_rank))
+    return result

@@ -1,0 +1,130 @@
+"""The triplet stage on the runner: one repository per unit, kept triplets plus per-start / per-repo rejects.
+
+Accounting per repository: ``rows_in`` = start commits tried (or 1 for a repository rejected as a whole), and
+each becomes exactly one kept triplet or one reject, so rows in = kept + rejected holds per shard and run.
+Counters in the stats: repositories in / rejected, commits scanned, and how many walked commits failed each
+filter (``filter_<name>``), which the summary shows next to the reject reasons.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Iterator
+
+import pyarrow as pa
+import pygit2
+
+from codeflow.commits import history
+from codeflow.commits.assemble import AssemblyError, build
+from codeflow.commits.config import TripletConfig
+from codeflow.commits.scan import Scanner
+from codeflow.commits.search import search, size_band
+from codeflow.records import TRIPLET_SCHEMA, rejects_table, stable_id
+from codeflow.repos import RepoEntry, RepoError, head_commit, open_repo
+from codeflow.stage import Source, Stage, StageResult
+
+STAGE_NAME = "triplets"
+MAX_TRIES = 3  # candidate endpoints tried per start before giving up (over budget, empty net change)
+
+
+class RepoUnitSource(Source):
+    """A unit is a repo-list entry (``location<TAB>name``); it is read as a one-row table the stage mines.
+
+    Opening happens in the stage (a pygit2 handle is not an Arrow value); the source only passes the entry on.
+    """
+
+    def read(self, unit: str) -> Iterator[pa.Table | StageResult]:
+        entry = RepoEntry.from_unit(unit)
+        yield pa.table({"location": [entry.location], "name": [entry.name]})
+
+
+def _reject(name: str, location: str, key: str, reason: str, detail: str) -> dict:
+    return {"id": stable_id(name, key, prefix="tri:"), "stage": STAGE_NAME, "reason": reason,
+            "detail": detail[:500], "source": f"{location}@{key}" if key else location}
+
+
+def _repo_error(e: Exception) -> tuple[str, str]:
+    if isinstance(e, RepoError):
+        return e.reason, e.detail
+    return "corrupt_objects", f"{type(e).__name__}: {str(e).splitlines()[0] if str(e) else ''}"
+
+
+class TripletStage(Stage):
+    """Mine up to ``per_repo`` triplets from each repository (see ``codeflow.commits``)."""
+
+    name = STAGE_NAME
+    schema = TRIPLET_SCHEMA
+
+    def __init__(self, config: TripletConfig | None = None) -> None:
+        super().__init__(config or TripletConfig())
+
+    def process(self, batch: pa.Table, unit: str) -> StageResult:
+        parts = [self.mine(loc, name) for loc, name in zip(batch.column("location").to_pylist(),
+                                                           batch.column("name").to_pylist(), strict=True)]
+        return StageResult.merge(parts, TRIPLET_SCHEMA)
+
+    def mine(self, location: str, name: str) -> StageResult:
+        """All triplets of one repository, or rejects; never raises for a bad repository."""
+        cfg = self.config
+        stats: Counter = Counter(repos_in=1)
+        try:
+            repo = open_repo(location, cfg.clone_cache)
+            head_commit(repo)
+            if repo.is_shallow:
+                raise RepoError("shallow_clone", f"{location}: shallow clone; history is incomplete")
+            ids = history.first_parent_history(repo)
+        except Exception as e:  # noqa: BLE001 - any unusable repository is one reject, never a crash
+            reason, detail = _repo_error(e)
+            return self._repo_reject(name, location, reason, detail, stats)
+        n = len(ids)
+        stats["history_commits"] = n
+        if n < cfg.min_history:
+            return self._repo_reject(name, location, "too_short_history",
+                                     f"{n} first-parent commits < min_history={cfg.min_history}", stats)
+        starts = history.sample_starts(n, cfg.window, cfg.per_repo, cfg.seed, name)
+        scanner = Scanner(repo, ids, cfg)
+        try:
+            # Scan the whole reachable region up front: the size band must not depend on which walks ran.
+            last = min(n - 1, starts[-1] + cfg.max_walk_commits)
+            infos = [scanner.get(r) for r in range(starts[0] + 1, last + 1)]
+        except Exception as e:  # noqa: BLE001 - missing / corrupt commit or tree objects
+            return self._repo_reject(name, location, "corrupt_objects", _repo_error(e)[1], stats)
+        band = size_band(infos)
+        rows: list[dict] = []
+        rejects: list[dict] = []
+        for start in starts:
+            key = str(ids[start])
+            try:
+                row, reason, detail = self._mine_start(repo, name, location, ids, start, scanner, band)
+            except Exception as e:  # noqa: BLE001 - a corrupt blob hits only the starts that need it
+                row, (reason, detail) = None, _repo_error(e)
+            if row is not None:
+                rows.append(row)
+            else:
+                rejects.append(_reject(name, location, key, reason, detail))
+        for k, v in scanner.filter_counts.items():
+            stats[f"filter_{k}"] += v
+        stats.update(rows_in=len(starts), commits_scanned=scanner.scanned, triplets=len(rows))
+        if not rows:
+            stats["repos_without_triplets"] = 1
+        kept = pa.Table.from_pylist(rows, schema=TRIPLET_SCHEMA) if rows else TRIPLET_SCHEMA.empty_table()
+        return StageResult(kept, rejects_table(rejects), stats)
+
+    def _mine_start(self, repo: pygit2.Repository, name: str, location: str, ids: list, start: int,
+                    scanner: Scanner, band: tuple[float, float]) -> tuple[dict | None, str, str]:
+        result = search(scanner, start, band)
+        if not result.candidates:
+            return None, *result.failure()
+        last_error = AssemblyError("no_endpoint")
+        for cand in result.candidates[:MAX_TRIES]:
+            steps = [scanner.get(r) for r in range(start + 1, cand.end_rank + 1)]
+            try:
+                return build(repo, name, location, ids, start, cand, steps, result.walked, self.config), "", ""
+            except AssemblyError as e:
+                last_error = e
+        return None, last_error.reason, last_error.detail
+
+    def _repo_reject(self, name: str, location: str, reason: str, detail: str, stats: Counter) -> StageResult:
+        stats.update(rows_in=1, repos_rejected=1)
+        return StageResult(TRIPLET_SCHEMA.empty_table(),
+                           rejects_table([_reject(name, location, "", reason, detail)]), stats)
