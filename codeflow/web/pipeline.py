@@ -1,0 +1,212 @@
+"""The funnel for one WARC file: every page record ends as a kept document or one reject with a reason.
+
+Order of the steps (and of the funnel in the report): read -> HTTP status -> content type -> size -> decode ->
+parse -> code blocks -> text extraction -> cleaning -> language -> quality filters. Code blocks are taken out
+right after parsing and are kept whatever later happens to the page's prose: a forum page in Portuguese or
+a docs page too short for Gopher can still carry good code, and text filters never judge code.
+
+Accounting invariants (tested): records in = kept documents + document rejects; code block candidates =
+kept code blocks + code block rejects. Non-page WARC records (request, metadata, warcinfo) are counted in
+stats, not as rows.
+"""
+
+from __future__ import annotations
+
+import json
+import posixpath
+from collections import Counter
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+
+import pyarrow as pa
+
+from codeflow.records import CODE_BLOCK_SCHEMA, DOCUMENT_SCHEMA, REJECT_SCHEMA, stable_id
+from codeflow.web import html as H
+from codeflow.web import lid, quality, rules
+from codeflow.web.config import CleanCCConfig
+from codeflow.web.decode import DecodeFailure, decode_payload
+from codeflow.web.warc import ReadProblem, WarcRecord, iter_warc
+
+STAGE = "clean_cc"
+# Funnel order of document reject reasons (the report draws the funnel in this order).
+REASONS = ("warc_read_error", "truncated_record", "http_status", "not_html", "too_large", "decode_error",
+           "parse_error", "empty_extraction", "language", "gopher_repetition", "gopher_quality", "c4_quality",
+           "fineweb_quality")
+CODE_REASONS = ("code_too_short", "code_too_long", "code_duplicate_in_page")
+TEXT_MIMES = ("text/plain",)  # WET conversions and plain-text resources: no markup, no code blocks
+
+
+@dataclass
+class UnitResult:
+    """Everything one WARC file produces: the two outputs with their rejects, and the counters."""
+
+    docs: list[dict] = field(default_factory=list)
+    doc_rejects: list[dict] = field(default_factory=list)
+    blocks: list[dict] = field(default_factory=list)
+    block_rejects: list[dict] = field(default_factory=list)
+    stats: Counter = field(default_factory=Counter)
+
+    def tables(self) -> tuple[pa.Table, pa.Table, pa.Table, pa.Table]:
+        return (pa.Table.from_pylist(self.docs, schema=DOCUMENT_SCHEMA),
+                pa.Table.from_pylist(self.doc_rejects, schema=REJECT_SCHEMA),
+                pa.Table.from_pylist(self.blocks, schema=CODE_BLOCK_SCHEMA),
+                pa.Table.from_pylist(self.block_rejects, schema=REJECT_SCHEMA))
+
+
+def doc_id(record_id: str, url: str | None) -> str:
+    return stable_id(record_id, url, prefix="cc-")
+
+
+class _Reject(Exception):
+    def __init__(self, reason: str, detail: str) -> None:
+        super().__init__(reason)
+        self.reason, self.detail = reason, detail
+
+
+def _code_blocks(blocks: list[H.CodeBlock], rec: WarcRecord, did: str, warc_file: str, cfg: CleanCCConfig,
+                 out: UnitResult) -> dict[int, H.CodeBlock]:
+    """Keep or reject each candidate; returns index -> kept block (for putting code back into the text)."""
+    kept: dict[int, H.CodeBlock] = {}
+    seen: set[str] = set()
+    for i, b in enumerate(blocks):
+        bid = stable_id(did, str(i), b.content, prefix="cb-")
+        n_lines = b.content.count("\n") + (0 if b.content.endswith("\n") else 1)
+        size = len(b.content.strip())
+        reason = ("code_too_short" if size < cfg.code_min_chars or n_lines < cfg.code_min_lines
+                  else "code_too_long" if size > cfg.code_max_chars
+                  else "code_duplicate_in_page" if b.content in seen else None)
+        out.stats["code_blocks_in"] += 1
+        if reason:
+            out.block_rejects.append({"id": bid, "stage": STAGE, "reason": reason,
+                                      "detail": f"{size} chars, {n_lines} lines", "source": rec.record_id})
+            continue
+        seen.add(b.content)
+        kept[i] = b
+        out.stats[f"code_lang:{b.language or 'unknown'}"] += 1
+        out.stats[f"code_lang_source:{b.language_source}"] += 1
+        out.blocks.append({"id": bid, "doc_id": did, "url": rec.url, "warc_record_id": rec.record_id,
+                           "warc_file": warc_file, "index_in_page": i, "language": b.language,
+                           "language_source": b.language_source, "classes": b.classes, "tag": b.tag,
+                           "content": b.content, "n_lines": n_lines, "size": len(b.content.encode("utf-8"))})
+    return kept
+
+
+def _assemble(text: str, kept: dict[int, H.CodeBlock], fence: bool) -> tuple[str, str]:
+    """(document text with code put back as fences, prose alone) from cleaned text with sentinels."""
+    doc_parts: list[str] = []
+    prose_parts: list[str] = []
+    for seg in H.split_sentinels(text):
+        if isinstance(seg, int):
+            b = kept.get(seg)
+            if b is not None and fence:
+                doc_parts.append(f"\n```{b.language or ''}\n{b.content.rstrip(chr(10))}\n```\n")
+        else:
+            doc_parts.append(seg)
+            prose_parts.append(seg)
+    doc = rules.RULES[-1].apply("".join(doc_parts)).strip("\n")  # blank_line_runs around removed sentinels
+    prose = rules.RULES[-1].apply("".join(prose_parts)).strip("\n")
+    return doc, prose
+
+
+def clean_record(rec: WarcRecord, cfg: CleanCCConfig, warc_file: str, out: UnitResult) -> None:
+    """Run one page record through the funnel, appending to ``out``; never raises for bad data."""
+    did = doc_id(rec.record_id, rec.url)
+    meta: dict = {"warc_file": warc_file, "warc_offset": rec.offset, "warc_date": rec.date,
+                  "http_status": rec.http_status, "content_type": rec.content_type}
+    try:
+        text, prose, lang, score = _funnel(rec, cfg, did, warc_file, meta, out)
+    except _Reject as r:
+        out.doc_rejects.append({"id": did, "stage": STAGE, "reason": r.reason, "detail": r.detail[:500],
+                                "source": rec.record_id})
+        return
+    meta.update(language_score=score, prose_chars=len(prose))
+    out.stats[f"lang:{lang}"] += 1
+    out.docs.append({"id": did, "text": text, "source": rec.record_id, "url": rec.url, "language": lang,
+                     "metadata": json.dumps(meta, sort_keys=True, ensure_ascii=False)})
+
+
+def _funnel(rec: WarcRecord, cfg: CleanCCConfig, did: str, warc_file: str, meta: dict,
+            out: UnitResult) -> tuple[str, str, str, float]:
+    if not rec.payload_complete:
+        raise _Reject("truncated_record", f"record at offset {rec.offset} ends before its Content-Length")
+    if rec.http_status is not None and not 200 <= rec.http_status < 300:
+        raise _Reject("http_status", str(rec.http_status))
+    plain = rec.record_type == "conversion" or rec.mime in TEXT_MIMES and rec.record_type != "response"
+    if not plain and rec.mime not in cfg.accept_mimes:
+        raise _Reject("not_html", rec.mime or "no content type")
+    if len(rec.payload) > cfg.max_page_bytes:
+        raise _Reject("too_large", f"payload > {cfg.max_page_bytes} bytes")
+    if rec.warc_truncated:
+        out.stats["warc_truncated_header"] += 1
+    try:
+        decoded, charset, how = decode_payload(rec.payload, rec.declared_charset, cfg.max_replacement_ratio)
+    except DecodeFailure as e:
+        raise _Reject("decode_error", str(e)) from None
+    meta.update(charset=charset, charset_source=how)
+    out.stats[f"charset_source:{how}"] += 1
+    kept_blocks: dict[int, H.CodeBlock] = {}
+    if plain:
+        extracted = decoded
+    else:
+        try:
+            tree = H.parse(decoded)
+        except H.HtmlError as e:
+            raise _Reject("parse_error", str(e)) from None
+        blocks = H.extract_code_blocks(tree)
+        kept_blocks = _code_blocks(blocks, rec, did, warc_file, cfg, out)
+        meta["n_code_blocks"] = len(kept_blocks)
+        extracted = H.extract_main_text(tree, cfg.favor_precision)
+    cleaned = rules.clean(extracted, out.stats)
+    text, prose = _assemble(cleaned, kept_blocks, cfg.fence_code_in_text)
+    if cfg.c4.filter_javascript_lines:
+        prose = quality.javascript_lines_dropped(prose)
+    if len(prose.strip()) < cfg.min_text_chars:
+        raise _Reject("empty_extraction", f"{len(prose.strip())} prose chars < {cfg.min_text_chars}"
+                      + (f" ({len(kept_blocks)} code blocks kept)" if kept_blocks else ""))
+    lang, score = lid.identify(prose)
+    if cfg.languages and (lang not in cfg.languages or score < cfg.min_language_score):
+        raise _Reject("language", f"{lang}:{score:.2f}")
+    failed = quality.first_failure(prose, cfg.filters, {"gopher": cfg.gopher, "c4": cfg.c4,
+                                                        "fineweb": cfg.fineweb})
+    if failed:
+        raise _Reject(failed[0], failed[1])
+    return text, prose, lang, score
+
+
+def iter_outcomes(unit: str, cfg: CleanCCConfig) -> Iterator[UnitResult]:
+    """Not used by the engines (they want one table per unit); kept for streaming callers: one result per
+    page record."""
+    for item in iter_warc(unit, cfg.max_page_bytes):
+        r = UnitResult()
+        _one(item, unit, cfg, r)
+        yield r
+
+
+def _one(item, unit: str, cfg: CleanCCConfig, out: UnitResult) -> None:
+    warc_file = posixpath.basename(unit)
+    if isinstance(item, str):
+        out.stats[f"other_records:{item}"] += 1
+        return
+    out.stats["records_in"] += 1
+    if isinstance(item, ReadProblem):
+        out.stats["warc_resyncs"] += item.resumed_at is not None
+        out.doc_rejects.append({"id": stable_id(warc_file, str(item.offset), prefix="cc-bad-"), "stage": STAGE,
+                                "reason": "warc_read_error",
+                                "detail": f"offset {item.offset}: {item.error}; "
+                                          + (f"resumed at {item.resumed_at}" if item.resumed_at is not None
+                                             else "nothing readable after it"),
+                                "source": f"{warc_file}@{item.offset}"})
+        return
+    out.stats["bytes_in"] += len(item.payload)
+    clean_record(item, cfg, warc_file, out)
+
+
+def process_warc(unit: str, cfg: CleanCCConfig) -> UnitResult:
+    """The whole funnel over one WARC file. A file that cannot be opened at all is one ``warc_read_error``."""
+    out = UnitResult()
+    try:
+        for item in iter_warc(unit, cfg.max_page_bytes):
+            _one(item, unit, cfg, out)
+    except (OSError, ValueError) as e:  # unreadable file (permissions, not a WARC at all)
+        _one(ReadProblem(0, f"{type(e).__name__}: {e}".splitlines()[0][:300], None), unit, cfg, out)
+    return out
