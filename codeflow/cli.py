@@ -19,6 +19,7 @@ from codeflow.errors import CodeflowError
 
 # name -> "module:attribute" of a click command. Add a line here when a stage lands.
 COMMANDS: dict[str, str] = {
+    "build-triplets": "codeflow.commands.triplets:build_triplets",
     "clean-cc": "codeflow.commands.clean_cc:clean_cc",
     "dedup": "codeflow.commands.dedup:dedup",
     "demo": "codeflow.commands.demo:demo",

@@ -132,6 +132,10 @@ class Scanner:
             return _dominant_noise(info)
         source = [f for f in kept if f.cls == "source"]
         if not source:
+            # LFS pointers are small text files that only their content gives away; check them here so a
+            # repository of LFS assets is reported as such (cheap: only commits without source changes).
+            if all(paths.is_lfs_pointer(self.blob(f.new_id) or self.blob(f.old_id)) for f in kept):
+                return "lfs_only"
             return "no_code_change"
         if len(source) > cfg.commit_max_source_files or info.lines > cfg.commit_max_lines:
             return "too_large"
