@@ -74,6 +74,16 @@ CODE_FILE_SCHEMA = pa.schema(
         field("size", pa.int64(), "Content size in bytes."),
         field("sha", pa.string(), "Git blob sha of the content when read from git."),
         field("source", pa.string(), "Provenance pointer: repo@sha:path or lake record id."),
+        # Metrics from `codeflow code` (null when a row did not come from it), kept for later filters.
+        field("lines", pa.int64(), "Number of lines."),
+        field("node_count", pa.int64(), "Tree-sitter nodes in the syntax tree (named and anonymous)."),
+        field("max_depth", pa.int64(), "Maximum depth of the syntax tree (root = 0)."),
+        field("function_count", pa.int64(), "Function-level nodes (functions, methods, classes, closures) as "
+                                             "listed in the language registry's FIM 'function' level."),
+        field("comment_ratio", pa.float64(), "Bytes inside comment nodes / file bytes."),
+        field("max_line_length", pa.int64(), "Longest line, in characters."),
+        field("mean_line_length", pa.float64(), "Mean line length, in characters (newlines excluded)."),
+        field("alnum_ratio", pa.float64(), "Alphanumeric characters / all characters."),
     ],
     metadata={"codeflow.kind": "code_file"},
 )

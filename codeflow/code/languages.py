@@ -218,7 +218,7 @@ _SPECS: tuple[LanguageSpec, ...] = (
           statement="variable_declaration_statement expression_statement if_statement for_statement "
                     "return_statement emit_statement",
           expression="call_expression member_expression binary_expression assignment_expression"),
-    _spec("sql", "language-pack:sql", (".sql",), kind="data",
+    _spec("sql", "language-pack:sql", (".sql",),
           function="create_table create_view create_function",
           statement="statement",
           expression="binary_expression invocation field"),
@@ -227,7 +227,7 @@ _SPECS: tuple[LanguageSpec, ...] = (
     _spec("yaml", "wheel:tree_sitter_yaml:language", (".yaml", ".yml"), kind="data",
           function="block_mapping", statement="block_mapping_pair block_sequence_item",
           expression="flow_mapping flow_sequence plain_scalar"),
-    _spec("toml", "language-pack:toml", (".toml",), filenames=("Cargo.lock", "Pipfile"), kind="data",
+    _spec("toml", "language-pack:toml", (".toml",), filenames=("Pipfile",), kind="data",
           function="table table_array_element", statement="pair", expression="array inline_table string"),
     _spec("html", "language-pack:html", (".html", ".htm", ".xhtml"), kind="markup",
           function="script_element style_element", statement="element", expression="attribute"),
@@ -277,6 +277,27 @@ def language_for_path(path: str, first_line: str | bytes | None = None) -> str |
     if first_line is not None:
         return language_for_shebang(first_line)
     return None
+
+
+# Names other tools use for our languages (markdown fences, linguist, file-type columns) -> registry name.
+LANGUAGE_ALIASES: dict[str, str | None] = {
+    "py": "python", "python3": "python", "py3": "python", "js": "javascript", "jsx": "javascript",
+    "node": "javascript", "ts": "typescript", "c++": "cpp", "cxx": "cpp", "cc": "cpp", "hpp": "cpp",
+    "c#": "csharp", "cs": "csharp", "c-sharp": "csharp", "golang": "go", "rs": "rust", "rb": "ruby",
+    "kt": "kotlin", "objective-c": "objc", "objectivec": "objc", "shell": "bash", "sh": "bash", "zsh": "bash",
+    "console": None, "yml": "yaml", "jl": "julia", "pl": "perl", "ex": "elixir", "exs": "elixir", "ml": "ocaml",
+    "sol": "solidity", "docker": "dockerfile", "makefile": "make", "hs": "haskell", "cu": "cuda", "htm": "html",
+}
+
+
+def normalize_language(name: str | None) -> str | None:
+    """A registry name for a language label from elsewhere ("Python", "c++", "js"), or None if unknown."""
+    if not name:
+        return None
+    key = name.strip().lower()
+    if key in LANGUAGES:
+        return key
+    return LANGUAGE_ALIASES.get(key)
 
 
 def language_for_shebang(first_line: str | bytes) -> str | None:

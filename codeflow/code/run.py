@@ -1,0 +1,28 @@
+"""Run the code stage over a repo list or lake inputs on either engine (the CLI and the demo call these)."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from codeflow.code.quality import CodeConfig
+from codeflow.code.stage import CodeStage, LakeCodeSource, RepoSource
+from codeflow.repos import read_repo_list
+from codeflow.runner import RunSummary, run_map_stage
+from codeflow.sources import expand_inputs
+
+
+def run_code_repos(repo_list: str, out: str, config: CodeConfig | None = None, engine: str = "local",
+                   workers: int = 1, overwrite: bool = False, cache_dir: str | None = None) -> RunSummary:
+    """One unit (and one shard) per repository line of ``repo_list``, in file order."""
+    cfg = config or CodeConfig()
+    units = [e.unit for e in read_repo_list(repo_list)]
+    source = RepoSource(max_bytes=cfg.max_bytes, files_per_batch=cfg.files_per_batch, cache_dir=cache_dir)
+    return run_map_stage(CodeStage(cfg), source, units, out, engine=engine, workers=workers, overwrite=overwrite)
+
+
+def run_code_inputs(inputs: Sequence[str], out: str, config: CodeConfig | None = None, engine: str = "local",
+                    workers: int = 1, overwrite: bool = False, text_column: str | None = None) -> RunSummary:
+    """One unit per input Parquet/JSONL file of code blocks or files already in the lake."""
+    units = expand_inputs(list(inputs))
+    return run_map_stage(CodeStage(config or CodeConfig()), LakeCodeSource(text_column), units, out, engine=engine,
+                         workers=workers, overwrite=overwrite)

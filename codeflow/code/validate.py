@@ -1,0 +1,239 @@
+"""Validate one source file: cheap byte-level checks first, then a tree-sitter parse, then quality heuristics.
+
+``validate_file`` is the pure core of ``codeflow code``: bytes and a path in, a ``Verdict`` out (a reject
+reason with a human detail, or the decoded content with its metrics). The order of checks is the order of
+cost, so a 100 MB blob or a PNG never reaches the parser:
+
+    symlink / submodule / corrupt_object -> too_large -> vendored -> lfs_pointer -> binary -> unknown_language
+    -> generated (by name) -> decode_error -> empty -> generated (header, minified) -> syntax_error -> quality
+
+Metrics are chosen to be cheap: line metrics are C-speed string operations, ``node_count`` is O(1) in
+tree-sitter, and depth / function count / comment bytes come from one cursor walk (``ast_metrics``).
+"""
+
+from __future__ import annotations
+
+import fnmatch
+import re
+from dataclasses import dataclass, field
+from functools import cache
+
+from codeflow.code.languages import LANGUAGES, get_language, get_parser, language_for_path
+from codeflow.code.quality import CodeConfig
+
+LFS_PREFIX = b"version https://git-lfs.github.com/spec/"
+_ALNUM_BYTES = bytes(range(48, 58)) + bytes(range(65, 91)) + bytes(range(97, 123))
+_DIGIT_BYTES = bytes(range(48, 58))
+_NON_ALNUM = re.compile(r"[\W_]+")
+_DIGITS = re.compile(r"\d")
+
+
+@dataclass
+class Verdict:
+    """What ``validate_file`` decided. ``reason`` None means keep ``content``."""
+
+    reason: str | None
+    detail: str = ""
+    language: str | None = None
+    content: str | None = None
+    metrics: dict = field(default_factory=dict)
+
+
+@cache
+def _kind_ids(language: str) -> tuple[frozenset[int], frozenset[int]]:
+    """Kind ids of function-level and comment nodes, so the walk compares ints instead of strings."""
+    from codeflow.code.languages import comment_node_types
+
+    lang = get_language(language)
+    funcs = frozenset(i for t in LANGUAGES[language].fim_node_types["function"]
+                      for i in [lang.id_for_node_kind(t, True)] if i)
+    comments = frozenset(i for t in comment_node_types(language) for i in [lang.id_for_node_kind(t, True)] if i)
+    return funcs, comments
+
+
+def is_vendored(path: str, dirs: tuple[str, ...]) -> str | None:
+    """The vendored folder a path lies in (``node_modules``, ``vendor``, ``third_party``, ...), else None."""
+    parts = path.split("/")[:-1]
+    for part in parts:
+        if part in dirs:
+            return part
+    return None
+
+
+def generated_by_name(path: str, patterns: tuple[str, ...]) -> str | None:
+    base = path.rsplit("/", 1)[-1]
+    for pat in patterns:
+        if fnmatch.fnmatchcase(base, pat):
+            return pat
+    return None
+
+
+def generated_by_header(content: str, markers: tuple[str, ...], n_lines: int) -> str | None:
+    head = "\n".join(content.split("\n", n_lines)[:n_lines]).lower()
+    for m in markers:
+        if m in head:
+            return m
+    return None
+
+
+def line_metrics(content: str, data: bytes) -> dict:
+    """Lines, max / mean line length (characters), alphanumeric and digit ratios; all C-speed operations."""
+    lines = content.splitlines() or [""]
+    n = len(lines)
+    total = sum(map(len, lines))
+    if content.isascii():
+        alnum = len(data) - len(data.translate(None, _ALNUM_BYTES))
+        digits = len(data) - len(data.translate(None, _DIGIT_BYTES))
+    else:
+        alnum = len(_NON_ALNUM.sub("", content))
+        digits = len(_DIGITS.findall(content))
+    return {"lines": n, "max_line_length": max(map(len, lines)), "mean_line_length": total / n,
+            "alnum_ratio": alnum / len(content) if content else 0.0,
+            "_digit_ratio": digits / alnum if alnum else 0.0}
+
+
+def first_error(root):
+    """The first ERROR or MISSING node in document order (descending only into subtrees that have errors)."""
+    node = root
+    while True:
+        if node.is_error or node.is_missing:
+            return node
+        for child in node.children:
+            if child.is_error or child.is_missing:
+                return child
+            if child.has_error:
+                node = child
+                break
+        else:
+            return node
+
+
+def error_detail(node, data: bytes) -> str:
+    """``line:col`` (1-based, column in characters) and what tree-sitter saw there."""
+    row, col_bytes = node.start_point
+    line_start = node.start_byte - col_bytes
+    col = len(data[line_start:node.start_byte].decode("utf-8", "replace")) + 1
+    if node.is_missing:
+        what = f"missing {node.type}"
+    else:
+        snippet = data[node.start_byte:min(node.end_byte, node.start_byte + 40)].decode("utf-8", "replace")
+        what = f"unexpected {snippet.splitlines()[0] if snippet.strip() else repr(snippet)}"
+    return f"{row + 1}:{col} {what}"
+
+
+def tree_metrics(tree, language: str) -> dict:
+    """Max depth, function-level node count and comment bytes in one cursor walk (ints only, no strings)."""
+    funcs, comments = _kind_ids(language)
+    cursor = tree.walk()
+    depth = max_depth = n_funcs = comment_bytes = 0
+    while True:
+        if cursor.goto_first_child():
+            depth += 1
+            if depth > max_depth:
+                max_depth = depth
+            continue
+        node = cursor.node  # a leaf: comments are leaves in every registry grammar
+        if node.kind_id in comments:
+            comment_bytes += node.end_byte - node.start_byte
+        while not cursor.goto_next_sibling():
+            if not cursor.goto_parent():
+                return {"max_depth": max_depth, "function_count": n_funcs, "_comment_bytes": comment_bytes}
+            depth -= 1
+            kid = cursor.node.kind_id
+            if kid in funcs:
+                n_funcs += 1
+            elif kid in comments:  # block comments with children (doc comments in some grammars)
+                comment_bytes += cursor.node.end_byte - cursor.node.start_byte
+
+
+def parse_checked(data: bytes, language: str) -> tuple[str, object, object | None]:
+    """Parse with the language's grammar, then its fallback if the first parse has errors.
+
+    Returns (language used, tree, first error node or None).
+    """
+    tree = get_parser(language).parse(data)
+    if not tree.root_node.has_error:
+        return language, tree, None
+    fallback = LANGUAGES[language].fallback
+    if fallback:
+        tree2 = get_parser(fallback).parse(data)
+        if not tree2.root_node.has_error:
+            return fallback, tree2, None
+    return language, tree, first_error(tree.root_node)
+
+
+def validate_file(path: str | None, data: bytes | None, size: int, kind: str = "blob",
+                  language_hint: str | None = None, config: CodeConfig = CodeConfig(), detail: str = "") -> Verdict:
+    """Decide keep or reject for one file; never raises on bad content."""
+    path = path or ""
+    if kind != "blob":
+        reason = {"link": "symlink", "submodule": "submodule"}.get(kind, "corrupt_object")
+        return Verdict(reason, detail or f"{kind} entry")
+    if size > config.max_bytes or data is None:
+        return Verdict("too_large", f"{size} bytes > {config.max_bytes}")
+    vendored = is_vendored(path, config.vendored_dirs)
+    if vendored:
+        return Verdict("vendored", f"under {vendored}/")
+    if data.startswith(LFS_PREFIX) and len(data) < 1024:
+        return Verdict("lfs_pointer", data.split(b"\n", 2)[1].decode("utf-8", "replace")[:100]
+                       if b"\n" in data else "git-lfs pointer")
+    nul = data.find(b"\x00")
+    if nul >= 0:
+        return Verdict("binary", f"NUL byte at offset {nul}")
+    language = language_hint or language_for_path(path, data[:200].split(b"\n", 1)[0])
+    if language is None or (config.languages and language not in config.languages):
+        ext = path.rsplit(".", 1)[-1] if "." in path.rsplit("/", 1)[-1] else ""
+        return Verdict("unknown_language", f"extension {ext!r}" if ext else "no extension or shebang")
+    pattern = generated_by_name(path, config.generated_names)
+    if pattern:
+        return Verdict("generated", f"name matches {pattern}", language)
+    try:
+        content = data.decode("utf-8")
+    except UnicodeDecodeError as e:
+        return Verdict("decode_error", f"invalid UTF-8 at byte {e.start}", language)
+    if content.startswith("\ufeff"):
+        content = content[1:]
+        data = data[3:]
+    if not content.strip():
+        return Verdict("empty", "no non-whitespace content", language)
+    marker = generated_by_header(content, config.generated_markers, config.generated_header_lines)
+    if marker:
+        return Verdict("generated", f"header says {marker!r}", language)
+    metrics = line_metrics(content, data)
+    if metrics["mean_line_length"] > config.minified_mean_line_length:
+        return Verdict("generated", f"minified: mean line length {metrics['mean_line_length']:.0f}", language)
+
+    language, tree, err = parse_checked(data, language)
+    if err is not None:
+        return Verdict("syntax_error", error_detail(err, data), language)
+    metrics["bytes"] = len(data)
+    metrics["node_count"] = tree.root_node.descendant_count
+    if config.ast_metrics:
+        metrics.update(tree_metrics(tree, language))
+        metrics["comment_ratio"] = metrics.pop("_comment_bytes") / len(data)
+    else:
+        metrics.update(max_depth=None, function_count=None, comment_ratio=None)
+
+    reason = quality_reason(metrics, language, config)
+    del metrics["_digit_ratio"]
+    if reason:
+        return Verdict(reason[0], reason[1], language)
+    return Verdict(None, "", language, content, metrics)
+
+
+def quality_reason(m: dict, language: str, config: CodeConfig) -> tuple[str, str] | None:
+    """StarCoder / OpenCoder-style heuristics with per-language thresholds; None when the file passes."""
+    t = config.thresholds_for(language)
+    if m["max_line_length"] > t.max_line_length:
+        return "long_lines", f"max line length {m['max_line_length']} > {t.max_line_length}"
+    if m["mean_line_length"] > t.max_mean_line_length:
+        return "long_lines", f"mean line length {m['mean_line_length']:.1f} > {t.max_mean_line_length}"
+    if m["alnum_ratio"] < t.min_alnum_ratio:
+        return "low_alphanumeric", f"alphanumeric ratio {m['alnum_ratio']:.3f} < {t.min_alnum_ratio}"
+    if m["bytes"] >= t.data_like_min_bytes and m["_digit_ratio"] > t.max_digit_ratio:
+        return "data_like", f"digits are {m['_digit_ratio']:.2f} of alphanumerics > {t.max_digit_ratio}"
+    if t.min_bytes and m["bytes"] < t.min_bytes:
+        return "data_size", f"{m['bytes']} bytes < {t.min_bytes}"
+    if t.max_bytes and m["bytes"] > t.max_bytes:
+        return "data_size", f"{m['bytes']} bytes > {t.max_bytes}"
+    return None
