@@ -21,6 +21,7 @@ from codeflow.errors import CodeflowError
 COMMANDS: dict[str, str] = {
     "build-triplets": "codeflow.commands.triplets:build_triplets",
     "clean-cc": "codeflow.commands.clean_cc:clean_cc",
+    "code": "codeflow.commands.code:code",
     "dedup": "codeflow.commands.dedup:dedup",
     "demo": "codeflow.commands.demo:demo",
     "ingest": "codeflow.commands.ingest:ingest",

@@ -93,20 +93,26 @@ def line_metrics(content: str, data: bytes) -> dict:
 
 
 def first_error(root):
-    """The first ERROR or MISSING node in document order (descending only into subtrees that have errors)."""
+    """Where parsing first failed: the first MISSING node, or the first token of the first ERROR node that is
+    not part of a complete construct.
+
+    tree-sitter often wraps everything from the start of an unclosed construct (say a class cut off by
+    truncation) in one ERROR node that begins at 1:1 with the package and import declarations inside. Complete,
+    error-free named children of an ERROR parsed fine, so they are skipped: the reported token is the opener of
+    the construct that never closed (``class``, ``do``, ``{``), never code before it, never past the cut.
+    """
     node = root
     while True:
-        if node.is_error or node.is_missing:
+        if node.is_missing:
             return node
         for child in node.children:
-            if child.is_error or child.is_missing:
-                return child
-            if child.has_error:
+            if child.is_error or child.is_missing or child.has_error:
                 node = child
                 break
+            if node.is_error and not (child.is_named and child.child_count):
+                return child
         else:
             return node
-
 
 def error_detail(node, data: bytes) -> str:
     """``line:col`` (1-based, column in characters) and what tree-sitter saw there."""
