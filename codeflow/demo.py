@@ -26,7 +26,14 @@ def demo_exact_dedup(lake: str, engine: str) -> list[RunSummary]:
     return [run_exact_dedup(units, f"{lake}/dedup_exact/sample_docs", engine=engine, workers=2)]
 
 
+def demo_clean_cc(lake: str, engine: str) -> list[RunSummary]:
+    from codeflow.web.stage import run_clean_cc
+
+    return run_clean_cc([sample_path("warc", "python-docs.warc.gz")], f"{lake}/clean_cc/sample", engine=engine)
+
+
 # (name, step). Add yours at the end.
 DEMO_STEPS: list[tuple[str, Callable[[str, str], list[RunSummary]]]] = [
     ("exact dedup of sample documents", demo_exact_dedup),
+    ("Common Crawl cleaning of the sample WARC", demo_clean_cc),
 ]

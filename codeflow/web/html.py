@@ -140,9 +140,11 @@ def extract_main_text(tree, favor_precision: bool = True) -> str:
     """trafilatura's main-text extraction on the (already parsed) tree; '' when it finds nothing."""
     import trafilatura
 
+    # deduplicate=False on purpose: trafilatura's dedup is a process-global LRU of seen segments, so with it a
+    # page's text would depend on which pages the same worker saw before (order- and engine-dependent output).
     try:
         text = trafilatura.extract(tree, favor_precision=favor_precision, include_comments=False,
-                                   include_tables=True, deduplicate=True, output_format="txt")
+                                   include_tables=True, deduplicate=False, output_format="txt")
     except Exception:  # noqa: BLE001 - trafilatura raises assorted errors on odd trees; treat as empty
         return ""
     return text or ""

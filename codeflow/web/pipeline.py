@@ -128,7 +128,8 @@ def clean_record(rec: WarcRecord, cfg: CleanCCConfig, warc_file: str, out: UnitR
 def _funnel(rec: WarcRecord, cfg: CleanCCConfig, did: str, warc_file: str, meta: dict,
             out: UnitResult) -> tuple[str, str, str, float]:
     if not rec.payload_complete:
-        raise _Reject("truncated_record", f"record at offset {rec.offset} ends before its Content-Length")
+        raise _Reject("truncated_record", f"record at offset {rec.offset}: block does not match its "
+                      "Content-Length (file or gzip member cut short, or a wrong Content-Length)")
     if rec.http_status is not None and not 200 <= rec.http_status < 300:
         raise _Reject("http_status", str(rec.http_status))
     plain = rec.record_type == "conversion" or rec.mime in TEXT_MIMES and rec.record_type != "response"

@@ -26,7 +26,7 @@ from codeflow.ui import now
 from codeflow.web.config import CleanCCConfig
 from codeflow.web.pipeline import STAGE, process_warc
 
-WARC_SUFFIXES = (".warc", ".warc.gz", ".wet", ".wet.gz", ".arc", ".arc.gz")
+WARC_SUFFIXES = (".warc", ".warc.gz", ".wet", ".wet.gz")
 
 
 def outputs(out_url: str) -> tuple[StageOutput, StageOutput]:

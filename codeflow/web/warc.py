@@ -73,23 +73,16 @@ def _header(headers, name: str) -> str | None:
 
 
 def _to_record(rec, offset: int, max_bytes: int) -> WarcRecord:
+    """Read at most ``max_bytes + 1`` payload bytes; completeness is settled after warcio reads to the end."""
     rtype = rec.rec_type
     status = None
-    ctype = None
     if rtype == "response" and rec.http_headers is not None:
         code = rec.http_headers.get_statuscode()
         status = int(code) if code and str(code).isdigit() else None
         ctype = rec.http_headers.get_header("Content-Type")
     else:
         ctype = _header(rec.rec_headers, "Content-Type")
-    stream = rec.content_stream()
-    payload = stream.read(max_bytes + 1)
-    complete = True
-    if len(payload) <= max_bytes:
-        # Drain, then ask the block reader whether the block really had Content-Length bytes.
-        while stream.read(1 << 16):
-            pass
-        complete = getattr(rec.raw_stream, "limit", 0) <= 0
+    payload = rec.content_stream().read(max_bytes + 1)
     return WarcRecord(
         record_id=_header(rec.rec_headers, "WARC-Record-ID") or f"<offset:{offset}>",
         url=_header(rec.rec_headers, "WARC-Target-URI"),
@@ -99,7 +92,7 @@ def _to_record(rec, offset: int, max_bytes: int) -> WarcRecord:
         http_status=status,
         content_type=ctype,
         payload=payload,
-        payload_complete=complete,
+        payload_complete=True,
         warc_truncated=_header(rec.rec_headers, "WARC-Truncated"),
     )
 
@@ -128,27 +121,47 @@ def _scan(fh, start: int, magic: bytes) -> int | None:
 
 def iter_warc(url: str, max_bytes: int) -> Iterator[WarcRecord | ReadProblem | str]:
     """Yield page records and read problems of one WARC/WET file (plain or gzip); other record types are
-    yielded as their type name (``"request"``, ``"warcinfo"``, ...) so callers can count them."""
+    yielded as their type name (``"request"``, ``"warcinfo"``, ...) so callers can count them.
+
+    A record whose block ends early (EOF, truncated gzip member, Content-Length too large) or is followed by
+    junk instead of the blank lines (Content-Length too small) is yielded with ``payload_complete=False``,
+    and reading restarts at the next record boundary found after its start: a lying length can neither
+    swallow the records behind it nor turn its tail into fake records.
+    """
     fs, path = to_fs(url)
     with fs.open(path, "rb") as fh:
-        magic = fh.read(3)
-        gz = magic == GZIP_MAGIC
-        start = 0
-        while True:
+        gz = fh.read(3) == GZIP_MAGIC
+        magic = GZIP_MAGIC if gz else WARC_MAGIC
+        start: int | None = 0
+        while start is not None:
             fh.seek(start)
-            it = ArchiveIterator(fh, arc2warc=True, check_digests=False)
+            it = ArchiveIterator(fh, arc2warc=False, check_digests=False)
+            restart_at: int | None = None
             try:
                 for rec in it:
-                    # it.offset is this record's start until warcio reads to its end (then: the next start).
-                    if rec.rec_type in PAGE_TYPES:
-                        yield _to_record(rec, it.offset, max_bytes)
-                    else:
-                        yield rec.rec_type
-                return
+                    rec_start = it.offset  # warcio moves it to the next record in read_to_end
+                    if rec.format != "warc":  # warcio falls back to ARC parsing on junk lines
+                        raise ArchiveLoadFailed(f"not a WARC record header ({rec.format})")
+                    item = _to_record(rec, rec_start, max_bytes) if rec.rec_type in PAGE_TYPES else rec.rec_type
+                    errors_before = it.err_count
+                    try:
+                        it.read_to_end()
+                        # Short block, junk where the blank lines belong, or a next line that is no WARC
+                        # header (a too-large Content-Length that ends inside a later record): all damage.
+                        damaged = (it.err_count > errors_before or getattr(rec.raw_stream, "limit", 0) > 0
+                                   or bool(it.next_line and not it.next_line.startswith(WARC_MAGIC[:5])))
+                    except READ_ERRORS:
+                        damaged = None  # this record is whole; what follows it is not
+                    if damaged and isinstance(item, WarcRecord):
+                        item.payload_complete = False
+                    yield item
+                    if damaged is not False:
+                        restart_at = _scan(fh, rec_start + 1, magic)
+                        break
+                else:
+                    return
             except READ_ERRORS as e:
                 failed_at = max(it.offset, start)
-                nxt = _scan(fh, failed_at + 1, GZIP_MAGIC if gz else WARC_MAGIC)
-                yield ReadProblem(failed_at, f"{type(e).__name__}: {e}".splitlines()[0][:300], nxt)
-                if nxt is None:
-                    return
-                start = nxt
+                restart_at = _scan(fh, failed_at + 1, magic)
+                yield ReadProblem(failed_at, f"{type(e).__name__}: {e}".splitlines()[0][:300], restart_at)
+            start = restart_at
