@@ -32,8 +32,30 @@ def demo_clean_cc(lake: str, engine: str) -> list[RunSummary]:
     return run_clean_cc([sample_path("warc", "python-docs.warc.gz")], f"{lake}/clean_cc/sample", engine=engine)
 
 
+def demo_code(lake: str, engine: str) -> list[RunSummary]:
+    """Validate the bundled multi-language sample repo and, when run inside a git checkout, this repo's HEAD."""
+    import os
+    import tempfile
+
+    import pygit2
+
+    from codeflow.code.run import run_code_repos
+    from codeflow.code.sample import bundled_sample_repo
+
+    lines = [f"{bundled_sample_repo()}\tcodeflow/sample"]
+    own = pygit2.discover_repository(os.getcwd())
+    if own:
+        lines.append(f"{own}\tcodeflow/self")
+    with tempfile.TemporaryDirectory() as tmp:
+        repo_list = os.path.join(tmp, "repos.txt")
+        with open(repo_list, "w") as f:
+            f.write("\n".join(lines) + "\n")
+        return [run_code_repos(repo_list, f"{lake}/code/sample_repos", engine=engine, workers=2)]
+
+
 # (name, step). Add yours at the end.
 DEMO_STEPS: list[tuple[str, Callable[[str, str], list[RunSummary]]]] = [
     ("exact dedup of sample documents", demo_exact_dedup),
     ("Common Crawl cleaning of the sample WARC", demo_clean_cc),
+    ("code validation of the sample repo and this checkout", demo_code),
 ]
