@@ -91,7 +91,7 @@ def _code_blocks(blocks: list[H.CodeBlock], rec: WarcRecord, did: str, warc_file
     return kept
 
 
-def _assemble(text: str, kept: dict[int, H.CodeBlock], fence: bool) -> tuple[str, str]:
+def assemble(text: str, kept: dict[int, H.CodeBlock], fence: bool) -> tuple[str, str]:
     """(document text with code put back as fences, prose alone) from cleaned text with sentinels."""
     doc_parts: list[str] = []
     prose_parts: list[str] = []
@@ -158,7 +158,7 @@ def _funnel(rec: WarcRecord, cfg: CleanCCConfig, did: str, warc_file: str, meta:
         meta["n_code_blocks"] = len(kept_blocks)
         extracted = H.extract_main_text(tree, cfg.favor_precision)
     cleaned = rules.clean(extracted, out.stats)
-    text, prose = _assemble(cleaned, kept_blocks, cfg.fence_code_in_text)
+    text, prose = assemble(cleaned, kept_blocks, cfg.fence_code_in_text)
     if cfg.c4.filter_javascript_lines:
         prose = quality.javascript_lines_dropped(prose)
     if len(prose.strip()) < cfg.min_text_chars:
