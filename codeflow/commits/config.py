@@ -35,6 +35,7 @@ class TripletConfig:
     max_context_bytes: int = 65_536
     context_lines: int = 3  # unified-diff context of the patch
     min_score: float = 0.0  # endpoints scoring below this are not taken
+    verify_object_hashes: bool = False  # libgit2 strict hash verification on every object read (slow)
     clone_cache: str | None = None  # where URLs are cloned (default: $CODEFLOW_REPO_CACHE or ~/.cache/codeflow)
 
     def __post_init__(self) -> None:

@@ -13,7 +13,7 @@ from collections import Counter
 from dataclasses import dataclass, field
 
 import pygit2
-from pygit2.enums import DiffOption
+from pygit2.enums import DiffOption, ObjectType
 
 from codeflow.commits import messages, paths
 from codeflow.commits.config import TripletConfig
@@ -29,8 +29,6 @@ class FileChange:
     path: str
     old_id: str
     new_id: str
-    added: int
-    removed: int
     cls: str  # paths.classify, or binary / special
     lang: str | None
 
@@ -44,6 +42,8 @@ class CommitInfo:
     author: str
     email: str
     giant: bool = False
+    lines: int = 0  # added + removed lines over the kept files
+    measured: bool = True  # False: a merge whose files and lines are computed on demand (Scanner.measure)
     files: list[FileChange] = field(default_factory=list)
 
     @property
@@ -51,21 +51,24 @@ class CommitInfo:
         """Files a triplet may carry: text, not noise."""
         return [f for f in self.files if f.cls not in paths.NOISE and f.cls not in ("binary", "special")]
 
-    @property
-    def lines(self) -> int:
-        return sum(f.added + f.removed for f in self.kept)
-
 
 class Scanner:
     """Lazily scans and caches ``CommitInfo`` for ranks of one repository's first-parent history."""
 
     def __init__(self, repo: pygit2.Repository, ids: list[pygit2.Oid], config: TripletConfig) -> None:
+        # libgit2 re-hashes every object it reads by default (git itself does not): ~40% of the scan's CPU.
+        # A corrupt (undecompressable or missing) object still fails loudly; see docs/triplets.md.
+        pygit2.settings.enable_strict_hash_verification(config.verify_object_hashes)
+        # Cache blobs up to the file-size cap: the new side of one commit is the old side of the next, so the
+        # forward scan inflates most blobs once instead of twice (libgit2 caches no blobs by default).
+        pygit2.settings.cache_object_limit(ObjectType.BLOB, config.max_file_bytes)
         self.repo = repo
         self.ids = ids
         self.config = config
         self.cache: dict[int, CommitInfo] = {}
         self.filter_cache: dict[int, str | None] = {}
         self.scanned = 0
+        self.measured_merges = 0
 
     @property
     def filter_counts(self) -> Counter:
@@ -79,37 +82,64 @@ class Scanner:
             self.scanned += 1
         return info
 
-    def _scan(self, rank: int) -> CommitInfo:
-        cfg = self.config
-        commit = self.repo[self.ids[rank]]
-        parents = commit.parent_ids
-        info = CommitInfo(rank=rank, id=str(commit.id), is_merge=len(parents) > 1, message=commit.message,
-                          author=commit.author.name, email=commit.author.email)
+    def _diff(self, info: CommitInfo) -> pygit2.Diff:
+        commit = self.repo[self.ids[info.rank]]
         flags = DiffOption.IGNORE_FILEMODE | DiffOption.IGNORE_SUBMODULES
+        parents = commit.parent_ids
         if parents:
-            diff = self.repo.diff(self.repo[parents[0]].tree, commit.tree, flags=flags, context_lines=0)
-        else:
-            diff = commit.tree.diff_to_tree(flags=flags, context_lines=0, swap=True)
+            return self.repo.diff(self.repo[parents[0]].tree, commit.tree, flags=flags, context_lines=0)
+        return commit.tree.diff_to_tree(flags=flags, context_lines=0, swap=True)
+
+    def _scan(self, rank: int) -> CommitInfo:
+        commit = self.repo[self.ids[rank]]
+        info = CommitInfo(rank=rank, id=str(commit.id), is_merge=len(commit.parent_ids) > 1,
+                          message=commit.message, author=commit.author.name, email=commit.author.email)
+        if info.is_merge:
+            # A merge can never be an endpoint and is excluded from the size band: its line counts are only
+            # needed when a walk crosses it, so ``measure`` computes them then (a merge's first-parent diff is a
+            # whole pull request: the most expensive diffs of a history).
+            info.measured = False
+            diff = self._diff(info)
+            info.giant = len(diff) > self.config.giant_files
+            return info
+        self._measure(info, self._diff(info))
+        return info
+
+    def measure(self, info: CommitInfo) -> CommitInfo:
+        """Make sure ``info`` has its files and line counts (deferred for merges)."""
+        if not info.measured:
+            self._measure(info, self._diff(info))
+            info.measured = True
+            self.measured_merges += 1
+        return info
+
+    def _measure(self, info: CommitInfo, diff: pygit2.Diff) -> None:
+        cfg = self.config
         if len(diff) > cfg.giant_files:
             info.giant = True
-            return info
-        total = 0
-        for patch in diff:
-            delta = patch.delta
+            return
+        # diff.stats runs libgit2's whole patch computation in C (blobs, binary check, xdiff) without building a
+        # Python object per file; only the rare noise / special files get a patch of their own to subtract.
+        stats = diff.stats
+        total = stats.insertions + stats.deletions
+        files: list[FileChange] = []
+        for i, delta in enumerate(diff.deltas):
             new, old = delta.new_file, delta.old_file
-            path = new.path if str(new.id) != NULL_OID else old.path
+            new_id = str(new.id)
+            path = new.path if new_id != NULL_OID else old.path
             if new.mode in SPECIAL_MODES or old.mode in SPECIAL_MODES:
                 cls = "special"
-                added = removed = 0
+            elif delta.is_binary:
+                cls = "binary"
             else:
-                _, added, removed = patch.line_stats
-                cls = "binary" if delta.is_binary else paths.classify(path)
-            if cls not in paths.NOISE:
-                total += added + removed
-            info.files.append(FileChange(path, str(old.id), str(new.id), added, removed, cls,
-                                         paths.language(path)))
+                cls = paths.classify(path)
+            if cls in paths.NOISE or cls == "special":
+                _, added, removed = diff[i].line_stats
+                total -= added + removed
+            files.append(FileChange(path, str(old.id), new_id, cls, paths.language(path)))
+        info.files = files
+        info.lines = total
         info.giant = total > cfg.giant_lines
-        return info
 
     # ---- filters ----------------------------------------------------------------------------------------
     def endpoint_filter(self, info: CommitInfo) -> str | None:
@@ -159,8 +189,21 @@ class Scanner:
             return problems.most_common(1)[0][0]
         if not any(f.cls == "source" for f, _, _ in usable):
             return "no_code_change"
-        if all(_squash(o) == _squash(n) for _, o, n in usable):
+        # One zero-context diff per file, stopping at the first file with a real code change (the common case).
+        # Unchanged lines are identical, so "equal without whitespace" on the changed lines is the same test as
+        # on whole files, at a fraction of the bytes.
+        only_whitespace = True
+        for f, o, n in usable:
+            removed, added = _changed_lines(o, n)
+            if _squash(removed) == _squash(added):
+                continue
+            only_whitespace = False
+            if not _code_equal(removed, added, f.lang):
+                return None
+        if only_whitespace:
             return "whitespace_only"
+        # The line test says "comments only": confirm on whole files with tree-sitter (a '#' inside a string, a
+        # block comment opened outside the hunk must not fool the filter).
         if all(_strip_comments(o, f.lang) == _strip_comments(n, f.lang) for f, o, n in usable):
             return "comment_only"
         return None
@@ -188,58 +231,94 @@ def _utf8(data: bytes) -> bool:
     return True
 
 
-_WS = re.compile(rb"\s+")
-
-
 def _squash(data: bytes) -> bytes:
-    return _WS.sub(b"", data)
+    """Content without any whitespace (``bytes.split`` runs in C: ~20x a regex on large files)."""
+    return b"".join(data.split())
+
+
+_HASH_LANGS = frozenset({"python", "ruby", "bash", "perl", "r", "yaml", "toml", "make", "cmake", "dockerfile",
+                         "elixir", "julia", "nim", "powershell"})
+
+
+def _changed_lines(old: bytes, new: bytes) -> tuple[bytes, bytes]:
+    """(removed lines, added lines) of a zero-context libgit2 diff of two blobs."""
+    data = pygit2.Patch.create_from(old, new, context_lines=0).data
+    removed: list[bytes] = []
+    added: list[bytes] = []
+    in_hunk = False
+    for line in data.split(b"\n"):
+        if line.startswith(b"@@"):
+            in_hunk = True
+        elif in_hunk and line[:1] == b"-":
+            removed.append(line[1:])
+        elif in_hunk and line[:1] == b"+":
+            added.append(line[1:])
+    return b"\n".join(removed), b"\n".join(added)
+
+
+def _code_equal(removed: bytes, added: bytes, lang: str | None) -> bool:
+    """Removed and added lines are equal once line comments and whitespace are dropped (a quick pre-test)."""
+    pattern = _HASH_COMMENT if lang in _HASH_LANGS else _SLASH_COMMENT
+    strip = _HASH_COMMENT_LINE if lang in _HASH_LANGS else _SLASH_COMMENT_LINE
+    return _squash(strip.sub(b"", pattern.sub(b"", removed))) == _squash(strip.sub(b"", pattern.sub(b"", added)))
 
 
 _HASH_COMMENT = re.compile(rb"#[^\n]*")
 _SLASH_COMMENT = re.compile(rb"//[^\n]*|/\*.*?\*/", re.S)
+# lines inside a block comment whose delimiters lie outside the hunk: "* text", "/* text", "text */"
+_SLASH_COMMENT_LINE = re.compile(rb"^\s*(/\*+|\*+/?|\*/).*$|^.*\*/\s*$", re.M)
+_HASH_COMMENT_LINE = re.compile(rb"^\s*(\"\"\"|\'\'\').*$", re.M)  # docstring delimiter lines
 
 
 def _strip_comments(data: bytes, lang: str | None) -> bytes:
-    """Content without comments, whitespace squashed: tree-sitter comment nodes, a regex when no grammar."""
-    if lang:
-        try:
-            from codeflow.code.languages import comment_node_types, get_parser
+    """Content without comments (and Python docstrings), whitespace squashed.
 
-            tree = get_parser(lang).parse(data)
-            kinds = _comment_kinds(lang, comment_node_types)
-            spans: list[tuple[int, int]] = []
-            stack = [tree.root_node]
-            while stack:
-                node = stack.pop()
-                if node.type in kinds or (lang == "python" and _is_docstring(node)):
-                    spans.append((node.start_byte, node.end_byte))
-                    continue
-                stack.extend(node.children)
-            spans.sort()
-            out, pos = [], 0
-            for a, b in spans:
+    tree-sitter comment nodes found by a query (C-side, no Python tree walk); regexes when there is no grammar.
+    """
+    query = _comment_query(lang) if lang else None
+    if query is not None:
+        import tree_sitter
+
+        from codeflow.code.languages import get_parser
+
+        tree = get_parser(lang).parse(data)
+        spans = sorted((n.start_byte, n.end_byte) for nodes in tree_sitter.QueryCursor(query).captures(
+            tree.root_node).values() for n in nodes)
+        out, pos = [], 0
+        for a, b in spans:
+            if a >= pos:
                 out.append(data[pos:a])
-                pos = max(pos, b)
-            out.append(data[pos:])
-            return _squash(b"".join(out))
-        except Exception:  # noqa: BLE001 - no grammar for this language: fall back to regexes
-            pass
-    pattern = _HASH_COMMENT if lang in ("python", "ruby", "bash", "perl", "r", "yaml", "toml", "make") \
-        else _SLASH_COMMENT
+            pos = max(pos, b)
+        out.append(data[pos:])
+        return _squash(b"".join(out))
+    pattern = _HASH_COMMENT if lang in _HASH_LANGS else _SLASH_COMMENT
     return _squash(pattern.sub(b"", data))
 
 
-_COMMENT_KINDS: dict[str, frozenset[str]] = {}
+_QUERIES: dict[str, object] = {}
 
 
-def _comment_kinds(lang: str, comment_node_types) -> frozenset[str]:
-    kinds = _COMMENT_KINDS.get(lang)
-    if kinds is None:
-        kinds = _COMMENT_KINDS[lang] = comment_node_types(lang)
-    return kinds
+def _comment_query(lang: str):
+    """A tree-sitter query capturing every comment node kind of ``lang`` (None when there is no grammar)."""
+    if lang not in _QUERIES:
+        query = None
+        try:
+            import tree_sitter
 
+            from codeflow.code.languages import comment_node_types, get_language
 
-def _is_docstring(node) -> bool:
-    """A Python string that is a whole expression statement (module/class/function docstrings)."""
-    return node.type == "expression_statement" and node.named_child_count == 1 and \
-        node.named_children[0].type == "string"
+            language = get_language(lang)
+            patterns = []
+            for kind in sorted(comment_node_types(lang)):
+                try:
+                    tree_sitter.Query(language, f"({kind}) @c")
+                    patterns.append(f"({kind}) @c")
+                except Exception:  # noqa: BLE001 - a kind that cannot stand alone in a query
+                    continue
+            if lang == "python":
+                patterns.append("(expression_statement (string) @c)")  # docstrings
+            query = tree_sitter.Query(language, " ".join(patterns)) if patterns else None
+        except Exception:  # noqa: BLE001 - unknown language or no grammar installed: regex fallback
+            query = None
+        _QUERIES[lang] = query
+    return _QUERIES[lang]

@@ -77,7 +77,7 @@ def score_step(infos: list[CommitInfo], band: tuple[float, float]) -> tuple[floa
     for info in infos:
         for f in info.kept:
             files[f.path] = f.cls
-            lines += f.added + f.removed
+        lines += info.lines
     classes = Counter(files.values())
     lo, hi = band
     if lo <= lines <= hi:
@@ -111,7 +111,7 @@ def search(scanner: Scanner, start_rank: int, band: tuple[float, float]) -> Sear
         if len(steps) >= cfg.max_walk_commits:
             result.stop = "max_walk_commits"
             break
-        info = scanner.get(rank)
+        info = scanner.measure(scanner.get(rank))
         if info.giant:
             result.walked += 1
             result.stop = "giant_diff"

@@ -104,7 +104,8 @@ class TripletStage(Stage):
                 rejects.append(_reject(name, location, key, reason, detail))
         for k, v in scanner.filter_counts.items():
             stats[f"filter_{k}"] += v
-        stats.update(rows_in=len(starts), commits_scanned=scanner.scanned, triplets=len(rows))
+        stats.update(rows_in=len(starts), commits_scanned=scanner.scanned, merges_diffed=scanner.measured_merges,
+                     triplets=len(rows))
         if not rows:
             stats["repos_without_triplets"] = 1
         kept = pa.Table.from_pylist(rows, schema=TRIPLET_SCHEMA) if rows else TRIPLET_SCHEMA.empty_table()
