@@ -26,6 +26,15 @@ def demo_exact_dedup(lake: str, engine: str) -> list[RunSummary]:
     return [run_exact_dedup(units, f"{lake}/dedup_exact/sample_docs", engine=engine, workers=2)]
 
 
+def demo_minhash_dedup(lake: str, engine: str) -> list[RunSummary]:
+    """Near-duplicate (MinHash LSH) dedup of what exact dedup kept: the hierarchical dedup of the reports."""
+    from codeflow.dedup.minhash_run import run_near_dedup
+    from codeflow.sources import expand_inputs
+
+    units = expand_inputs([f"{lake}/dedup_exact/sample_docs"])
+    return [run_near_dedup(units, f"{lake}/dedup_minhash/sample_docs", engine=engine, workers=2)]
+
+
 def demo_clean_cc(lake: str, engine: str) -> list[RunSummary]:
     from codeflow.web.stage import run_clean_cc
 
@@ -56,6 +65,7 @@ def demo_code(lake: str, engine: str) -> list[RunSummary]:
 # (name, step). Add yours at the end.
 DEMO_STEPS: list[tuple[str, Callable[[str, str], list[RunSummary]]]] = [
     ("exact dedup of sample documents", demo_exact_dedup),
+    ("MinHash near-dup dedup of the exact-dedup output", demo_minhash_dedup),
     ("Common Crawl cleaning of the sample WARC", demo_clean_cc),
     ("code validation of the sample repo and this checkout", demo_code),
 ]

@@ -1,4 +1,4 @@
-"""``codeflow dedup``: exact (and, when it lands, MinHash) dedup of documents or code files."""
+"""``codeflow dedup``: exact, MinHash near-duplicate, or semantic dedup of documents or code files."""
 
 from __future__ import annotations
 
@@ -9,22 +9,64 @@ from codeflow.commands.common import engine_options
 
 @click.command()
 @click.option("--exact", "mode", flag_value="exact", default=True, help="Exact dedup on normalized content.")
+@click.option("--minhash", "mode", flag_value="minhash",
+              help="Near-duplicate dedup: MinHash LSH, verified pairs, connected components.")
+@click.option("--semantic", "mode", flag_value="semantic",
+              help="Semantic dedup: embeddings (--encoder), hyperplane LSH, cosine >= --threshold.")
 @click.option("--input", "inputs", multiple=True, required=True,
               help="Parquet/JSONL file, folder or glob; repeatable.")
 @click.option("--out", required=True, help="Output folder or fsspec URL (e.g. ./lake/dedup/run1, s3://...).")
 @click.option("--text-column", default=None, help="Column with the text (default: 'text', else 'content').")
 @click.option("--normalize", type=click.Choice(["none", "whitespace", "lower"]), default="whitespace",
-              show_default=True, help="Normalization before hashing.")
+              show_default=True, help="[exact] Normalization before hashing.")
+@click.option("--threshold", type=click.FloatRange(0.0, 1.0, min_open=True), default=None,
+              help="[minhash] Jaccard similarity of duplicates (default 0.8); [semantic] cosine (default 0.9).")
+@click.option("--ngram", type=click.IntRange(min=1), default=5, show_default=True,
+              help="[minhash] Shingle size in tokens.")
+@click.option("--bands", type=click.IntRange(min=1), default=None,
+              help="[minhash] LSH bands (default 14); [semantic] default 16.")
+@click.option("--rows", type=click.IntRange(min=1), default=8, show_default=True,
+              help="Rows (hashes, or sign bits) per band.")
+@click.option("--seed", type=int, default=1, show_default=True, help="Seed of the permutations / hyperplanes.")
+@click.option("--tokenizer", type=click.Choice(["auto", "words", "code"]), default="auto", show_default=True,
+              help="[minhash] words (prose), code (identifiers + punctuation), auto: code for a 'content' column.")
+@click.option("--verify/--no-verify", default=True, show_default=True,
+              help="[minhash] Keep a candidate pair only if its estimated Jaccard reaches --threshold.")
+@click.option("--encoder", default="hashing", show_default=True,
+              help="[semantic] 'hashing[:DIM]', a local sentence-transformers model folder, or module:attr.")
+@click.option("--score-column", default="quality_score", show_default=True,
+              help="Keeper rule, first key: highest value of this column wins (if present).")
+@click.option("--stars-column", default="stars", show_default=True,
+              help="Keeper rule, second key: highest value wins (if present); then smallest id.")
+@click.option("--memory-limit", default="2GB", show_default=True,
+              help="duckdb memory budget of the local clustering step (it spills to disk beyond it).")
 @engine_options
-def dedup(mode: str, inputs: tuple[str, ...], out: str, text_column: str | None, normalize: str, engine: str,
+def dedup(mode: str, inputs: tuple[str, ...], out: str, text_column: str | None, normalize: str,
+          threshold: float | None, ngram: int, bands: int | None, rows: int, seed: int, tokenizer: str,
+          verify: bool, encoder: str, score_column: str, stars_column: str, memory_limit: str, engine: str,
           workers: int, overwrite: bool) -> None:
-    """Remove duplicates; removed rows go to OUT/rejects with the keeper's id."""
-    from codeflow.dedup.exact import ExactDedupConfig
-    from codeflow.dedup.exact_run import run_exact_dedup
+    """Remove duplicates; removed rows go to OUT/rejects with the keeper's id and the group size."""
     from codeflow.sources import expand_inputs
     from codeflow.ui import print_summary
 
     units = expand_inputs(list(inputs))
-    cfg = ExactDedupConfig(text_column=text_column, normalize=normalize)
-    summary = run_exact_dedup(units, out, cfg, engine=engine, workers=workers, overwrite=overwrite)
+    if mode == "exact":
+        from codeflow.dedup.exact import ExactDedupConfig
+        from codeflow.dedup.exact_run import run_exact_dedup
+
+        cfg = ExactDedupConfig(text_column=text_column, normalize=normalize, memory_limit=memory_limit)
+        summary = run_exact_dedup(units, out, cfg, engine=engine, workers=workers, overwrite=overwrite)
+    else:
+        from codeflow.dedup.minhash import MinHashConfig
+        from codeflow.dedup.minhash_run import run_near_dedup
+        from codeflow.dedup.semantic import SemanticConfig
+
+        common = dict(text_column=text_column, rows=rows, seed=seed, score_column=score_column,
+                      stars_column=stars_column, memory_limit=memory_limit)
+        if mode == "minhash":
+            near = MinHashConfig(ngram=ngram, bands=bands or 14, threshold=threshold or 0.8, verify=verify,
+                                 tokenizer=tokenizer, **common)
+        else:
+            near = SemanticConfig(encoder=encoder, bands=bands or 16, threshold=threshold or 0.9, **common)
+        summary = run_near_dedup(units, out, near, engine=engine, workers=workers, overwrite=overwrite)
     print_summary([summary])
