@@ -26,6 +26,10 @@ _ALNUM_BYTES = bytes(range(48, 58)) + bytes(range(65, 91)) + bytes(range(97, 123
 _DIGIT_BYTES = bytes(range(48, 58))
 _NON_ALNUM = re.compile(r"[\W_]+")
 _DIGITS = re.compile(r"\d")
+# C++-only syntax at a line start or after whitespace: a ``.h`` file showing it is parsed as C++ directly,
+# instead of failing the C grammar first (one parse instead of two for C++ headers).
+_CPP_HINT = re.compile(rb"^\s*(?:namespace\s+\w|template\s*<|class\s+\w+[^;]*\{|(?:public|private|protected)\s*:"
+                       rb"|using\s+namespace\b)|\bstd::", re.MULTILINE)
 
 
 @dataclass
@@ -131,9 +135,10 @@ def tree_metrics(tree, language: str) -> dict:
     """Max depth, function-level node count and comment bytes in one cursor walk (ints only, no strings)."""
     funcs, comments = _kind_ids(language)
     cursor = tree.walk()
+    first_child, next_sibling, parent = cursor.goto_first_child, cursor.goto_next_sibling, cursor.goto_parent
     depth = max_depth = n_funcs = comment_bytes = 0
     while True:
-        if cursor.goto_first_child():
+        if first_child():
             depth += 1
             if depth > max_depth:
                 max_depth = depth
@@ -141,15 +146,16 @@ def tree_metrics(tree, language: str) -> dict:
         node = cursor.node  # a leaf: comments are leaves in every registry grammar
         if node.kind_id in comments:
             comment_bytes += node.end_byte - node.start_byte
-        while not cursor.goto_next_sibling():
-            if not cursor.goto_parent():
+        while not next_sibling():
+            if not parent():
                 return {"max_depth": max_depth, "function_count": n_funcs, "_comment_bytes": comment_bytes}
             depth -= 1
-            kid = cursor.node.kind_id
+            node = cursor.node
+            kid = node.kind_id
             if kid in funcs:
                 n_funcs += 1
             elif kid in comments:  # block comments with children (doc comments in some grammars)
-                comment_bytes += cursor.node.end_byte - cursor.node.start_byte
+                comment_bytes += node.end_byte - node.start_byte
 
 
 def parse_checked(data: bytes, language: str) -> tuple[str, object, object | None]:
@@ -157,6 +163,8 @@ def parse_checked(data: bytes, language: str) -> tuple[str, object, object | Non
 
     Returns (language used, tree, first error node or None).
     """
+    if language == "c" and _CPP_HINT.search(data):
+        language = "cpp"
     tree = get_parser(language).parse(data)
     if not tree.root_node.has_error:
         return language, tree, None
