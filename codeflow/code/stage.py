@@ -157,8 +157,8 @@ class LakeCodeSource(Source):
     """Code blocks / files already in the lake (Parquet or JSONL), mapped onto candidate rows.
 
     Text from the first of ``content``, ``code``, ``text``; language label from ``language`` / ``lang`` when it
-    names a registry language (else from ``path``); ``id``, ``repo``, ``commit``, ``path``, ``sha``, ``source``
-    are carried over when present.
+    names a registry language (else from ``path``); ``id``, ``repo`` (else ``url``, for web code blocks),
+    ``commit``, ``path``, ``sha``, ``source`` are carried over when present.
     """
 
     text_column: str | None = None
@@ -186,8 +186,8 @@ class LakeCodeSource(Source):
 
         texts = get(col)
         langs = get("language") if "language" in names else get("lang")
-        ids, paths, repos, commits, shas, sources = (get("id"), get("path"), get("repo"), get("commit"), get("sha"),
-                                                     get("source"))
+        ids, paths, commits, shas, sources = get("id"), get("path"), get("commit"), get("sha"), get("source")
+        repos = get("repo") if "repo" in names else get("url")  # code blocks: the page they came from
         rows = []
         for i, text in enumerate(texts):
             data = text.encode("utf-8", "surrogatepass") if isinstance(text, str) else text

@@ -32,6 +32,8 @@ def test_cli_repos_accounting_and_resume(tmp_path: Path, cli) -> None:
     reasons = column_map(rejects, "source", "reason")
     assert sorted(reasons.values()) == ["repo_not_found", "syntax_error", "unknown_language"]
     assert set(kept.column("repo").to_pylist()) == {"demo/sample", "small"}
+    report = (tmp_path / "out" / "report.html").read_text()
+    assert "Rejected files by reason" in report and "repo_not_found" in report and "1:7 missing )" in report
     # A second run resumes every committed shard and changes nothing.
     code, output = cli("--quiet", "code", "--repos", str(lst), "--out", str(tmp_path / "out"))
     assert code == 0 and "0/3" in output
@@ -69,6 +71,7 @@ def test_local_and_spark_write_identical_shards(tmp_path: Path, spark) -> None:
     for engine in ("local", "spark"):
         summary = run_code_repos(str(lst), str(tmp_path / engine), engine=engine)
         assert summary.rows_in == summary.kept + summary.rejected
+    assert (tmp_path / "local" / "report.html").read_bytes() == (tmp_path / "spark" / "report.html").read_bytes()
     for sub in ("", "rejects"):
         a, b = tmp_path / "local" / sub, tmp_path / "spark" / sub
         names = sorted(p.name for p in a.glob("part-*.parquet"))
