@@ -24,6 +24,7 @@ COMMANDS: dict[str, str] = {
     "code": "codeflow.commands.code:code",
     "dedup": "codeflow.commands.dedup:dedup",
     "demo": "codeflow.commands.demo:demo",
+    "fim": "codeflow.commands.fim:fim",
     "ingest": "codeflow.commands.ingest:ingest",
     "schema": "codeflow.commands.schema:schema",
 }

@@ -102,16 +102,21 @@ def candidates(tree, language: str, level: str, n_bytes: int, bounds: AstBounds)
     query = _query(language, level)
     if query is None:
         return {}
-    nodes = QueryCursor(query).captures(tree.root_node).get("n", [])
-    seen: set[tuple[int, int]] = set()
-    by_cat: dict[str, list] = {}
     lo, hi = bounds.min_bytes, bounds.max_bytes
-    for node in nodes:
+    found = []
+    for node in QueryCursor(query).captures(tree.root_node).get("n", []):
         s, e = node.start_byte, node.end_byte
-        if not lo <= e - s <= hi or (s == 0 and e >= n_bytes) or (s, e) in seen:
-            continue
-        seen.add((s, e))
-        by_cat.setdefault(category_of(node.type), []).append(node)
+        if lo <= e - s <= hi and not (s == 0 and e >= n_bytes):
+            found.append((s, e, node.type, node))
+    # The capture order of an alternation query is not stable across runs: sort, so the pick depends only on
+    # the file and the RNG (determinism across processes and engines).
+    found.sort(key=lambda x: x[:3])
+    by_cat: dict[str, list] = {}
+    last = None
+    for s, e, typ, node in found:
+        if (s, e) != last:
+            by_cat.setdefault(category_of(typ), []).append(node)
+            last = (s, e)
     return by_cat
 
 

@@ -76,7 +76,7 @@ class BM25Index:
     def scores(self, query_terms: Sequence[str]) -> dict[int, float]:
         out: dict[int, float] = {}
         k1, b, avgdl = self.k1, self.b, self.avgdl
-        for term in set(query_terms):
+        for term in sorted(set(query_terms)):  # fixed order: float sums must not depend on PYTHONHASHSEED
             idf = self.idf.get(term)
             if idf is None:
                 continue
@@ -111,7 +111,7 @@ def bm25_imports(import_weight: float = 1.0) -> Retriever:
             top = max(raw.values(), default=0.0)
             scores = {i: s / top for i, s in raw.items()} if top > 0 else {}
             if graph is not None:
-                for p in graph.imports(files[target].path):
+                for p in sorted(graph.imports(files[target].path)):
                     j = pos[p]
                     scores[j] = scores.get(j, 0.0) + import_weight
                 for j in importers.get(target, ()):

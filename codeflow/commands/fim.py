@@ -1,0 +1,83 @@
+"""``codeflow fim``: fill-in-the-middle samples at file or repository level from code-file shards or repos."""
+
+from __future__ import annotations
+
+import click
+
+from codeflow.commands.common import engine_options
+
+
+@click.command()
+@click.option("--level", type=click.Choice(["file", "repo"]), default="file", show_default=True,
+              help="file: one file per sample; repo: same-repo context files before the target.")
+@click.option("--input", "inputs", multiple=True, help="Code-file shards (CODE_FILE_SCHEMA): file, folder or glob; "
+              "repeatable. At repo level one shard must hold whole repositories (the code stage's output does).")
+@click.option("--repos", "repos", default=None, help="Repo list (one path/URL per line): files are read with the "
+              "code stage first, into OUT/_work/code.")
+@click.option("--out", required=True, help="Output folder or fsspec URL.")
+@click.option("--fim-rate", type=click.FloatRange(0, 1), default=0.5, show_default=True,
+              help="Probability a file is FIM'd; otherwise it is emitted plain.")
+@click.option("--modes", default="char,line,ast", show_default=True,
+              help="Split kinds: char, line, ast (= ast_expression, ast_statement, ast_function) or one AST level.")
+@click.option("--mode-weights", default=None,
+              help="e.g. 'char=0.2,line=0.3,ast=0.5' or '1,1,2' in --modes order (default: 0.2/0.3/0.15/0.2/0.15).")
+@click.option("--max-context-chars", type=click.IntRange(min=0), default=32768, show_default=True,
+              help="Repo level: budget for the rendered context files, in characters.")
+@click.option("--max-context-files", type=click.IntRange(min=0), default=32, show_default=True,
+              help="Repo level: at most this many context files.")
+@click.option("--retriever", default="bm25_imports", show_default=True,
+              help="Repo level context ranking: bm25_imports, bm25, hash_embed (or one you registered).")
+@click.option("--max-lines", type=click.IntRange(min=1), default=15, show_default=True,
+              help="Line mode: the middle is 1..N whole lines.")
+@click.option("--min-middle-bytes", type=click.IntRange(min=1), default=2, show_default=True,
+              help="AST mode: smallest node span to use as a middle.")
+@click.option("--max-middle-bytes", type=click.IntRange(min=1), default=4096, show_default=True,
+              help="AST mode: largest node span to use as a middle.")
+@click.option("--max-file-chars", type=click.IntRange(min=1), default=1_000_000, show_default=True,
+              help="Larger files are rejected (file_too_large).")
+@click.option("--tokens", "token_preset", type=click.Choice(["qwen", "starcoder"]), default="qwen", show_default=True,
+              help="Special-token set (codeflow.fim.tokens).")
+@click.option("--seed", type=int, default=0, show_default=True, help="Samples are fixed by (file id, seed, level).")
+@click.option("--no-report", is_flag=True, help="Skip OUT/_report.html.")
+@engine_options
+def fim(level: str, inputs: tuple[str, ...], repos: str | None, out: str, fim_rate: float, modes: str,
+        mode_weights: str | None, max_context_chars: int, max_context_files: int, retriever: str, max_lines: int,
+        min_middle_bytes: int, max_middle_bytes: int, max_file_chars: int, token_preset: str, seed: int,
+        no_report: bool, engine: str, workers: int, overwrite: bool) -> None:
+    """Split files into (prefix, middle, suffix) and render FIM training text; bad files go to OUT/rejects."""
+    from codeflow.fim.run import run_fim
+    from codeflow.fim.sample import expand_modes
+    from codeflow.fim.stage import FimConfig, parse_mode_weights
+    from codeflow.fim.tokens import get_tokens
+    from codeflow.sources import expand_inputs
+    from codeflow.ui import print_summary
+
+    if bool(inputs) == bool(repos):
+        raise click.UsageError("give exactly one of --input or --repos")
+    try:
+        kinds = expand_modes(modes)
+        cfg = FimConfig(level=level, fim_rate=fim_rate, modes=kinds, mode_weights=parse_mode_weights(mode_weights,
+                        kinds), seed=seed, max_lines=max_lines, min_middle_bytes=min_middle_bytes,
+                        max_middle_bytes=max_middle_bytes, max_file_chars=max_file_chars,
+                        max_context_chars=max_context_chars, max_context_files=max_context_files,
+                        retriever=retriever, tokens=get_tokens(token_preset))
+    except ValueError as e:
+        raise click.UsageError(str(e)) from None
+    summaries = []
+    if repos:
+        from codeflow.fim.run import code_shards_from_repos
+
+        if overwrite:  # clear first: the code stage's shards live under OUT/_work until fim succeeds
+            from codeflow.lake import StageOutput
+
+            StageOutput(out).clear()
+            overwrite = False
+        code_summary, units = code_shards_from_repos(repos, out, engine=engine, workers=workers)
+        summaries.append(code_summary)
+    else:
+        units = expand_inputs(list(inputs))
+    summaries.append(run_fim(units, out, cfg, engine=engine, workers=workers, overwrite=overwrite,
+                             report=not no_report))
+    print_summary(summaries)
+    if not no_report:
+        click.echo(f"report: {summaries[-1].stats['report']}")

@@ -1,0 +1,39 @@
+"""Run the fim stage over code-file shards on either engine, then write the HTML report."""
+
+from __future__ import annotations
+
+from codeflow.fim.report import write_report
+from codeflow.fim.stage import FimConfig, FimStage
+from codeflow.runner import RunSummary, run_map_stage
+from codeflow.sources import TableSource
+
+
+class FimInputSource(TableSource):
+    stage_name = "fim"
+
+
+def run_fim(units: list[str], out: str, config: FimConfig, engine: str = "local", workers: int = 1,
+            overwrite: bool = False, report: bool = True) -> RunSummary:
+    """One unit per input shard; at repo level a shard must hold whole repositories (the code stage writes
+    one shard per repository)."""
+    summary = run_map_stage(FimStage(config), FimInputSource(), units, out, engine=engine, workers=workers,
+                            overwrite=overwrite)
+    if report:
+        summary.stats["report"] = write_report(out, summary.stats)
+    return summary
+
+
+def code_shards_from_repos(repo_list: str, out: str, engine: str = "local", workers: int = 1,
+                           cache_dir: str | None = None) -> tuple[RunSummary, list[str]]:
+    """Read and validate the repositories with the code stage (its reader and rules, not a second copy) into
+    ``OUT/_work/code``: one shard per repository, which is what repo level needs. Returns the code stage's
+    summary and its kept shards as fim units. ``_work`` is removed when the fim run succeeds; run
+    ``codeflow code`` separately to keep the code-file shards."""
+    from codeflow.code.run import run_code_repos
+    from codeflow.lake import StageOutput
+
+    code_out = StageOutput(out).work_path("code")
+    summary = run_code_repos(repo_list, code_out, engine=engine, workers=workers, cache_dir=cache_dir)
+    done = StageOutput(code_out)
+    return summary, [done.url.rstrip("/") + "/" + done.kept_path(m["index"]).rsplit("/", 1)[1]
+                     for m in done.committed_markers()]
