@@ -116,9 +116,12 @@ def clean_record(rec: WarcRecord, cfg: CleanCCConfig, warc_file: str, out: UnitR
     try:
         text, prose, lang, score = _funnel(rec, cfg, did, warc_file, meta, out)
     except _Reject as r:
+        if "language" in meta:  # rejected at or after language ID: count it per language too
+            out.stats[f"lang_rejected:{meta['language']}:{r.reason}"] += 1
         out.doc_rejects.append({"id": did, "stage": STAGE, "reason": r.reason, "detail": r.detail[:500],
                                 "source": rec.record_id})
         return
+    del meta["language"]  # the document has its own language column
     meta.update(language_score=score, prose_chars=len(prose))
     out.stats[f"lang:{lang}"] += 1
     out.docs.append({"id": did, "text": text, "source": rec.record_id, "url": rec.url, "language": lang,
@@ -165,6 +168,7 @@ def _funnel(rec: WarcRecord, cfg: CleanCCConfig, did: str, warc_file: str, meta:
         raise _Reject("empty_extraction", f"{len(prose.strip())} prose chars < {cfg.min_text_chars}"
                       + (f" ({len(kept_blocks)} code blocks kept)" if kept_blocks else ""))
     lang, score = lid.identify(prose)
+    meta["language"] = lang
     if cfg.languages and (lang not in cfg.languages or score < cfg.min_language_score):
         raise _Reject("language", f"{lang}:{score:.2f}")
     failed = quality.first_failure(prose, cfg.filters, {"gopher": cfg.gopher, "c4": cfg.c4,

@@ -41,6 +41,7 @@ def funnel_data(docs: RunSummary, code: RunSummary) -> dict[str, Any]:
         "rejected_by_reason": dict(sorted(docs.reasons.items())),
         "funnel": steps,
         "languages_kept": _prefixed(docs.stats, "lang:"),
+        "languages_rejected": _prefixed(docs.stats, "lang_rejected:"),  # "<lang>:<reason>" -> pages
         "rules_fired_docs": _prefixed(docs.stats, "rule:"),
         "charset_source": _prefixed(docs.stats, "charset_source:"),
         "other_warc_records": _prefixed(docs.stats, "other_records:"),
@@ -100,6 +101,8 @@ kept + {data["code_blocks_rejected"]:,} rejected (code blocks are kept even when
 <h2>Funnel (pages remaining after each step)</h2>{_bars(funnel, "#3b7dd8", total=data["records_in"])}
 <h2>Rejected documents by reason</h2>{_bars(dropped, "#d8613b")}
 <h2>Languages of kept documents (fastText lid.176)</h2>{_bars(list(data["languages_kept"].items()), "#4caf50")}
+<h2>Rejected after language ID, by language and reason</h2>{_table(data["languages_rejected"], ("language:reason",
+                                                                                      "pages"))}
 <h2>Code blocks by language</h2>{_bars(list(data["code_languages"].items())[:25], "#8e44ad")}
 <h2>How code languages were found</h2>{_table(data["code_language_source"], ("source", "blocks"))}
 <h2>Code block rejects</h2>{_table(data["code_rejected_by_reason"], ("reason", "blocks"))}
