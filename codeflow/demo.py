@@ -62,10 +62,26 @@ def demo_code(lake: str, engine: str) -> list[RunSummary]:
         return [run_code_repos(repo_list, f"{lake}/code/sample_repos", engine=engine, workers=2)]
 
 
+def demo_triplets(lake: str, engine: str) -> list[RunSummary]:
+    """Commit triplets from this checkout's own history (when there is one) and a generated repository."""
+    import os
+    import tempfile
+
+    from codeflow.commits.demo_repo import demo_repo_entries
+    from codeflow.commits.run import run_build_triplets
+
+    local = "://" not in lake or lake.startswith("file://")
+    work = os.path.join(lake.removeprefix("file://"), "triplets", "_repos") if local else tempfile.mkdtemp()
+    entries = demo_repo_entries(work)
+    # overwrite: this checkout's history moves between runs, so resuming would keep stale shards.
+    return [run_build_triplets(entries, f"{lake}/triplets/demo", engine=engine, workers=2, overwrite=True)]
+
+
 # (name, step). Add yours at the end.
 DEMO_STEPS: list[tuple[str, Callable[[str, str], list[RunSummary]]]] = [
     ("exact dedup of sample documents", demo_exact_dedup),
     ("MinHash near-dup dedup of the exact-dedup output", demo_minhash_dedup),
     ("Common Crawl cleaning of the sample WARC", demo_clean_cc),
     ("code validation of the sample repo and this checkout", demo_code),
+    ("commit triplets from this checkout's history and a generated repo", demo_triplets),
 ]

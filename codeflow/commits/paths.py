@@ -70,7 +70,7 @@ def is_programming(path: str) -> bool:
 def classify(path: str) -> str:
     """One of ``lock``, ``vendored``, ``generated`` (noise: dropped) or ``test``, ``source``, ``doc``, ``other``."""
     base = posixpath.basename(path)
-    if base in LOCK_FILES:
+    if base in LOCK_FILES or base.endswith(".lock"):
         return "lock"
     if VENDORED.search(path):
         return "vendored"

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from codeflow.commits.config import TripletConfig
+from codeflow.commits.report import write_report
 from codeflow.commits.stage import RepoUnitSource, TripletStage
 from codeflow.repos import RepoEntry, read_repo_list
 from codeflow.runner import RunSummary, run_map_stage
@@ -12,9 +13,12 @@ def run_build_triplets(repos: str | list[RepoEntry], out: str, config: TripletCo
                        engine: str = "local", workers: int = 1, overwrite: bool = False) -> RunSummary:
     """Mine triplets from every repository of ``repos`` (a list file or entries) into ``out``.
 
-    Units are the list's entries in file order, so shard ``i`` is always line ``i``'s repository.
+    Units are the list's entries in file order, so shard ``i`` is always line ``i``'s repository. Writes
+    ``_report.html`` (charts of rejects, filters, scores) beside the shards.
     """
     entries = read_repo_list(repos) if isinstance(repos, str) else list(repos)
     units = [e.unit for e in entries]
-    return run_map_stage(TripletStage(config or TripletConfig()), RepoUnitSource(), units, out, engine=engine,
-                         workers=workers, overwrite=overwrite)
+    summary = run_map_stage(TripletStage(config or TripletConfig()), RepoUnitSource(), units, out, engine=engine,
+                            workers=workers, overwrite=overwrite)
+    write_report(summary)
+    return summary

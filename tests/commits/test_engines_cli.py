@@ -36,7 +36,24 @@ def test_cli_clones_urls_and_resumes(tmp_path, cli):
     assert code == 0, output
     assert "triplets" in output and "repo_not_found=1" in output
     assert os.path.exists(os.path.join(out, "_SUCCESS")) and os.listdir(tmp_path / "cache")
+    report = (tmp_path / "out" / "_report.html").read_text()
+    assert "Rejects by reason" in report and "repo_not_found" in report and "<svg" in report
     code, output = cli(*args)  # second run resumes from the committed shards
     assert code == 0 and "0/2" in output, output
     code, output = cli("build-triplets", "--repos", str(listing), "--out", out, "--window", "0.9:0.1")
     assert code == 2 and "window" in output
+
+
+def test_demo_step_mines_generated_repo(tmp_path):
+    from codeflow.commits.patchapply import apply_patch
+    from codeflow.demo import demo_triplets
+    from codeflow.lake import StageOutput
+
+    (summary,) = demo_triplets(str(tmp_path / "lake"), "local")
+    assert summary.rows_in == summary.kept + summary.rejected and summary.kept >= 3
+    rows = StageOutput(str(tmp_path / "lake" / "triplets" / "demo")).read_kept().to_pylist()
+    generated = [r for r in rows if r["repo"] == "calc (generated)"]
+    assert len(generated) >= 3
+    for r in rows:
+        old = {f["path"]: f["content"] for f in r["files_old"]}
+        assert apply_patch(old, r["patch"]) == {f["path"]: f["content"] for f in r["files_new"]}
