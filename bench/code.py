@@ -6,8 +6,8 @@ Anchor (measured in the same run, same process, interleaved rounds, best round k
 - ``validate (no AST metrics)``: every reject check (binary, LFS, generated, decode, empty, minified), the
   parse, the first-error search on broken files, line metrics, quality heuristics (``--no-ast-metrics``).
 - ``validate (all metrics)``: the default: plus max depth, function count and comment ratio (one tree walk).
-- ``stage (Arrow batch)``: ``CodeStage.process`` on an Arrow batch: the above plus ids and building the
-  output table, i.e. the whole per-file cost of a run minus reading git objects.
+- ``stage (Arrow batch)``: ``CodeStage.process`` on Arrow batches of 16 files: the above plus ids and building
+  the output table, i.e. the whole per-file cost of a run minus reading git objects.
 
 For Python files the same is measured against CPython's ``ast.parse`` (a different parser: C, but it builds
 Python objects for every node).
@@ -74,15 +74,6 @@ def default_corpus(max_mb: float, max_bytes: int) -> list[tuple[str, bytes]]:
     return files
 
 
-def best_of(fn, rounds: int) -> float:
-    best = float("inf")
-    for _ in range(rounds):
-        t = time.perf_counter()
-        fn()
-        best = min(best, time.perf_counter() - t)
-    return best
-
-
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--repos", help="repo list (default: this checkout + bundled sample + site-packages)")
@@ -113,27 +104,40 @@ def main() -> int:
                                    "source": None} for p, d, _ in files], schema=CANDIDATE_SCHEMA)
     stage = CodeStage(cfg)
 
-    # Per-file interleaving: every variant runs on the same file back to back, in rotating order, and each
-    # file keeps its best time per variant over the rounds. On a shared, loaded machine this keeps noise from
-    # landing on one variant only (whole-pass timings swung by 2x here).
-    variants = {
-        "bare tree-sitter parse (anchor)": lambda p, d, lang: get_parser(lang).parse(d),
-        "validate (no AST metrics)": lambda p, d, lang: validate_file(p, d, len(d), config=no_metrics),
-        "validate (all metrics)": lambda p, d, lang: validate_file(p, d, len(d), config=cfg),
-    }
+    # Chunk interleaving: every variant runs on the same chunk of files back to back, in rotating order, and
+    # each chunk keeps its best time per variant over the rounds. On a shared, loaded machine this keeps noise
+    # from landing on one variant only (whole-pass timings of the same code swung by 2x here).
+    chunk = 16
+    chunks = [(i, min(i + chunk, len(files))) for i in range(0, len(files), chunk)]
+
+    def bare(lo: int, hi: int) -> None:
+        for _, d, lang in files[lo:hi]:
+            get_parser(lang).parse(d)
+
+    def light(lo: int, hi: int) -> None:
+        for p, d, _ in files[lo:hi]:
+            validate_file(p, d, len(d), config=no_metrics)
+
+    def full(lo: int, hi: int) -> None:
+        for p, d, _ in files[lo:hi]:
+            validate_file(p, d, len(d), config=cfg)
+
+    def staged(lo: int, hi: int) -> None:
+        stage.process(batch.slice(lo, hi - lo), "bench")
+
+    variants = {"bare tree-sitter parse (anchor)": bare, "validate (no AST metrics)": light,
+                "validate (all metrics)": full, "stage (Arrow batch, all metrics)": staged}
     names = list(variants)
-    best = {name: [float("inf")] * len(files) for name in names}
+    best = {name: [float("inf")] * len(chunks) for name in names}
     clock = time.perf_counter
     for r in range(args.rounds):
-        for i, (p, d, lang) in enumerate(files):
+        for c, (lo, hi) in enumerate(chunks):
             for k in range(len(names)):
-                name = names[(i + r + k) % len(names)]
+                name = names[(c + r + k) % len(names)]
                 t = clock()
-                variants[name](p, d, lang)
-                best[name][i] = min(best[name][i], clock() - t)
+                variants[name](lo, hi)
+                best[name][c] = min(best[name][c], clock() - t)
     timings = {name: sum(v) for name, v in best.items()}
-    timings["stage (Arrow batch, all metrics)"] = min(best_of(lambda: stage.process(batch, "bench"), 1)
-                                                      for _ in range(args.rounds))
     verdicts = [validate_file(p, d, len(d), config=cfg) for p, d, _ in files]
     kept = sum(v.reason is None for v in verdicts)
 
@@ -143,7 +147,7 @@ def main() -> int:
     top = ", ".join(f"{k} {v / 1e6:.2f}" for k, v in sorted(by_lang.items(), key=lambda kv: -kv[1])[:6])
     print(f"corpus: {len(files)} files, {mb:.2f} MB ({top} MB ...), kept {kept}, rounds {args.rounds}, 1 core")
     anchor = timings["bare tree-sitter parse (anchor)"]
-    print(f"{'variant':36s} {'MB/s':>8s} {'vs anchor':>10s}   (stage: whole-pass best, noisier)")
+    print(f"{'variant':36s} {'MB/s':>8s} {'vs anchor':>10s}")
     for name, t in timings.items():
         print(f"{name:36s} {mb / t:8.2f} {t / anchor - 1:+10.1%}")
 

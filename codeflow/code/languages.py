@@ -169,8 +169,9 @@ _SPECS: tuple[LanguageSpec, ...] = (
           statement="property_declaration if_statement for_statement while_statement guard_statement "
                     "control_transfer_statement",
           expression="call_expression navigation_expression additive_expression"),
-    _spec("bash", "language-pack:bash", (".sh", ".bash", ".zsh"),
-          filenames=(".bashrc", ".bash_profile", ".zshrc", ".profile"), interpreters=("bash", "sh", "zsh", "dash"),
+    # zsh is not bash: its globbing and modifiers are syntax errors to the bash grammar, so .zsh stays unknown.
+    _spec("bash", "language-pack:bash", (".sh", ".bash"),
+          filenames=(".bashrc", ".bash_profile", ".profile"), interpreters=("bash", "sh", "dash"),
           function="function_definition",
           statement="command if_statement for_statement while_statement case_statement variable_assignment "
                     "pipeline",
@@ -284,7 +285,7 @@ LANGUAGE_ALIASES: dict[str, str | None] = {
     "py": "python", "python3": "python", "py3": "python", "js": "javascript", "jsx": "javascript",
     "node": "javascript", "ts": "typescript", "c++": "cpp", "cxx": "cpp", "cc": "cpp", "hpp": "cpp",
     "c#": "csharp", "cs": "csharp", "c-sharp": "csharp", "golang": "go", "rs": "rust", "rb": "ruby",
-    "kt": "kotlin", "objective-c": "objc", "objectivec": "objc", "shell": "bash", "sh": "bash", "zsh": "bash",
+    "kt": "kotlin", "objective-c": "objc", "objectivec": "objc", "shell": "bash", "sh": "bash",
     "console": None, "yml": "yaml", "jl": "julia", "pl": "perl", "ex": "elixir", "exs": "elixir", "ml": "ocaml",
     "sol": "solidity", "docker": "dockerfile", "makefile": "make", "hs": "haskell", "cu": "cuda", "htm": "html",
 }

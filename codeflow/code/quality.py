@@ -55,7 +55,8 @@ _DATA = QualityThresholds(min_alnum_ratio=0.5, min_bytes=50, max_bytes=5000, max
 DEFAULT_LANGUAGE_THRESHOLDS: tuple[tuple[str, QualityThresholds], ...] = (
     ("json", _DATA),
     ("yaml", _DATA),
-    ("toml", replace(_DATA, min_bytes=20)),
+    # TOML is mostly project config (pyproject.toml, Cargo.toml) that is worth keeping whole: no upper bound.
+    ("toml", replace(_DATA, min_bytes=20, max_bytes=0)),
     # Markup and styles have long lines and many symbols by nature (StarCoder loosens them per extension).
     ("html", QualityThresholds(max_mean_line_length=200.0, max_line_length=2000, min_alnum_ratio=0.2)),
     ("css", QualityThresholds(max_mean_line_length=200.0, min_alnum_ratio=0.2)),

@@ -22,10 +22,10 @@ from codeflow.code.languages import LANGUAGES, get_language, get_parser, languag
 from codeflow.code.quality import CodeConfig
 
 LFS_PREFIX = b"version https://git-lfs.github.com/spec/"
-_ALNUM_BYTES = bytes(range(48, 58)) + bytes(range(65, 91)) + bytes(range(97, 123))
-_DIGIT_BYTES = bytes(range(48, 58))
-_NON_ALNUM = re.compile(r"[\W_]+")
-_DIGITS = re.compile(r"\d")
+# One translate maps ASCII digits to "0", ASCII letters to "a", everything else to " "; two counts follow.
+# UTF-8 continuation bytes are never ASCII, so this is exact for the ASCII part of any UTF-8 text.
+_CLASSES = bytes(48 if 48 <= b < 58 else 97 if (65 <= b < 91 or 97 <= b < 123) else 32 for b in range(256))
+_NON_ASCII_ALNUM = re.compile(r"[^\x00-\x7f\W_]")  # letters and digits outside ASCII (CJK comments, ...)
 # C++-only syntax at a line start or after whitespace: a ``.h`` file showing it is parsed as C++ directly,
 # instead of failing the C grammar first (one parse instead of two for C++ headers).
 _CPP_HINT = re.compile(rb"^\s*(?:namespace\s+\w|template\s*<|class\s+\w+[^;]*\{|(?:public|private|protected)\s*:"
@@ -64,12 +64,17 @@ def is_vendored(path: str, dirs: tuple[str, ...]) -> str | None:
     return None
 
 
+@cache
+def _name_regex(patterns: tuple[str, ...]) -> re.Pattern:
+    """One compiled regex for all generated-name globs (one match per file instead of one per pattern)."""
+    return re.compile("|".join(f"(?P<cfgen{i}>{fnmatch.translate(p)})" for i, p in enumerate(patterns)))
+
+
 def generated_by_name(path: str, patterns: tuple[str, ...]) -> str | None:
-    base = path.rsplit("/", 1)[-1]
-    for pat in patterns:
-        if fnmatch.fnmatchcase(base, pat):
-            return pat
-    return None
+    if not patterns:
+        return None
+    m = _name_regex(patterns).match(path.rsplit("/", 1)[-1])
+    return patterns[int(m.lastgroup.removeprefix("cfgen"))] if m else None
 
 
 def generated_by_header(content: str, markers: tuple[str, ...], n_lines: int) -> str | None:
@@ -84,14 +89,12 @@ def line_metrics(content: str, data: bytes) -> dict:
     """Lines, max / mean line length (characters), alphanumeric and digit ratios; all C-speed operations."""
     lines = content.splitlines() or [""]
     n = len(lines)
-    total = sum(map(len, lines))
-    if content.isascii():
-        alnum = len(data) - len(data.translate(None, _ALNUM_BYTES))
-        digits = len(data) - len(data.translate(None, _DIGIT_BYTES))
-    else:
-        alnum = len(_NON_ALNUM.sub("", content))
-        digits = len(_DIGITS.findall(content))
-    return {"lines": n, "max_line_length": max(map(len, lines)), "mean_line_length": total / n,
+    classes = data.translate(_CLASSES)
+    digits = classes.count(b"0")
+    alnum = digits + classes.count(b"a")
+    if not content.isascii():
+        alnum += len(_NON_ASCII_ALNUM.findall(content))
+    return {"lines": n, "max_line_length": max(map(len, lines)), "mean_line_length": sum(map(len, lines)) / n,
             "alnum_ratio": alnum / len(content) if content else 0.0,
             "_digit_ratio": digits / alnum if alnum else 0.0}
 
