@@ -66,6 +66,7 @@ class AstBounds:
     max_bytes: int = 4096
     max_file_bytes: int = 1 << 20
     tries: int = 4
+    window_bytes: int = 4096
 
 
 @cache
@@ -95,16 +96,27 @@ def parse(language: str, data: bytes):
     return get_parser(language).parse(data)
 
 
-def candidates(tree, language: str, level: str, n_bytes: int, bounds: AstBounds) -> dict[str, list]:
-    """Nodes of ``level`` within the size bounds, by category, deduplicated by span."""
+def candidates(tree, language: str, level: str, n_bytes: int, bounds: AstBounds,
+               rng: random.Random | None = None) -> dict[str, list]:
+    """Nodes of ``level`` within the size bounds, by category, deduplicated by span.
+
+    In a file larger than ``bounds.window_bytes`` only nodes touching one random window of that size are
+    collected (``rng`` places it). Why: the capture work (the query walk and a Python object per node) grows
+    with the file while a sample needs one node; the window keeps AST mode near the cost of the parse alone.
+    Nodes of any size that overlap the window stay candidates, so whole functions remain reachable.
+    """
     from tree_sitter import QueryCursor
 
     query = _query(language, level)
     if query is None:
         return {}
     lo, hi = bounds.min_bytes, bounds.max_bytes
+    cursor = QueryCursor(query)
+    if rng is not None and bounds.window_bytes and n_bytes > bounds.window_bytes:
+        start = rng.randrange(n_bytes - bounds.window_bytes + 1)
+        cursor.set_byte_range(start, start + bounds.window_bytes)
     found = []
-    for node in QueryCursor(query).captures(tree.root_node).get("n", []):
+    for node in cursor.captures(tree.root_node).get("n", []):
         s, e = node.start_byte, node.end_byte
         if lo <= e - s <= hi and not (s == 0 and e >= n_bytes):
             found.append((s, e, node.type, node))
@@ -152,7 +164,10 @@ def ast_span(text: str, data: bytes, language: str, level: str, rng: random.Rand
         return None, tree
     if tree is None:
         tree = parse(language, data)
-    node = pick(candidates(tree, language, level, len(data), bounds), rng, bounds.tries)
+    by_cat = candidates(tree, language, level, len(data), bounds, rng)
+    if not by_cat and bounds.window_bytes and len(data) > bounds.window_bytes:
+        by_cat = candidates(tree, language, level, len(data), bounds)  # the window hit a comment block: whole file
+    node = pick(by_cat, rng, bounds.tries)
     if node is None:
         return None, tree
     return Span(byte_to_char(text, data, node.start_byte), byte_to_char(text, data, node.end_byte)), tree

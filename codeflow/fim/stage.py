@@ -46,6 +46,7 @@ class FimConfig:
     max_middle_bytes: int = 4096
     max_file_chars: int = 1_000_000
     max_ast_file_bytes: int = 1 << 20
+    ast_window_bytes: int = 4096
     max_context_chars: int = 32_768
     max_context_files: int = 32
     retriever: str = "bm25_imports"
@@ -66,7 +67,8 @@ class FimConfig:
         get_retriever(self.retriever)  # fail early on an unknown name
 
     def split_params(self) -> SplitParams:
-        bounds = AstBounds(self.min_middle_bytes, self.max_middle_bytes, self.max_ast_file_bytes)
+        bounds = AstBounds(self.min_middle_bytes, self.max_middle_bytes, self.max_ast_file_bytes,
+                           window_bytes=self.ast_window_bytes)
         return SplitParams(self.modes, self.mode_weights, self.fim_rate, self.max_lines, bounds)
 
 

@@ -85,3 +85,12 @@ def test_categories_follow_execrepobench_names() -> None:
     assert category_of("class_declaration") == "class"
     assert category_of("expression_statement") == "expression_statement"
     assert category_of("format_string") == "other"  # 'for' inside a word is not a loop
+
+
+def test_window_never_hides_a_level_present_elsewhere() -> None:
+    """A large file whose random window lands in a long comment still gets an AST middle (whole-file retry)."""
+    text = "# " + "comment line\n# " * 2000 + "\ndef f(x):\n    return x + 1\n"
+    data = text.encode()
+    for seed in range(10):
+        span, _ = ast_span(text, data, "python", "function", random.Random(seed), AstBounds(window_bytes=1024))
+        assert span is not None and text[span.start:span.end].startswith("def f")
