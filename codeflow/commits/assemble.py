@@ -7,6 +7,8 @@ if ``apply_patch(files_old, patch) == files_new`` (the apply invariant).
 
 from __future__ import annotations
 
+import re
+
 import pygit2
 from pygit2.enums import DiffOption
 
@@ -18,6 +20,9 @@ from codeflow.commits.scan import NULL_OID, SPECIAL_MODES, CommitInfo
 from codeflow.commits.search import Candidate
 from codeflow.records import stable_id
 
+INDEX_MODE = re.compile(r"^(index [0-9a-f]+\.\.[0-9a-f]+) [0-7]{6}$", re.M)
+MODE_CHANGE = re.compile(r"^old mode [0-7]{6}\nnew mode [0-7]{6}\n", re.M)
+FILE_MODE = re.compile(r"^(new|deleted) file mode 100755$", re.M)
 TEMPLATE_DOC = """\
 <|repo_name|>{repo}
 <|context|>                       (only when context_files is not empty)
@@ -114,6 +119,11 @@ def build(repo: pygit2.Repository, name: str, source: str, ids: list[pygit2.Oid]
         text = patch.text
         if not text or "\n@@ " not in text:
             continue  # mode-only or empty change: nothing to patch
+        # File modes are not part of a triplet (files_old has none): drop mode changes and the mode of the
+        # "index" line, write added / deleted files as 100644, or `git apply` warns that a written file "has
+        # type 100644, expected 100755".
+        text = INDEX_MODE.sub(r"\1", MODE_CHANGE.sub("", text, count=1), count=1)
+        text = FILE_MODE.sub(r"\1 file mode 100644", text, count=1)
         chunks.append(text if text.endswith("\n") else text + "\n")
         _, a, r = patch.line_stats
         added, removed = added + a, removed + r

@@ -21,7 +21,8 @@ class RepoBuilder:
     def _tree(self, state: dict[str, bytes]) -> pygit2.Oid:
         index = pygit2.Index()
         for path, data in sorted(state.items()):
-            index.add(pygit2.IndexEntry(path, self.repo.create_blob(data), FileMode.BLOB))
+            mode = FileMode.BLOB_EXECUTABLE if path.endswith(".sh") else FileMode.BLOB
+            index.add(pygit2.IndexEntry(path, self.repo.create_blob(data), mode))
         return index.write_tree(self.repo)
 
     def _sig(self, who: tuple[str, str]) -> pygit2.Signature:

@@ -29,7 +29,7 @@ def git_apply_check(row: dict, tmp: str) -> dict[str, str]:
     with open(os.path.join(tmp, ".patch"), "wb") as fh:
         fh.write(row["patch"].encode())
     res = subprocess.run(["git", "apply", "--whitespace=nowarn", ".patch"], cwd=tmp, capture_output=True, text=True)
-    assert res.returncode == 0, res.stderr
+    assert res.returncode == 0 and "warning" not in res.stderr, res.stderr
     os.remove(os.path.join(tmp, ".patch"))
     got = {}
     for root, _, files in os.walk(tmp):
@@ -112,6 +112,10 @@ def test_patch_applies_with_git_apply(tmp_path):
             changes[f"src/na\u00efve {i}.py"] = f"x = '\u00e9t\u00e9 {i}'\n"  # non-ASCII path with a space
         if i % 4 == 3:
             changes[f"src/na\u00efve {i - 2}.py"] = None  # delete
+        if i % 3 == 1:  # executable (and renamed to a plain file and back): modes must not leak into the patch
+            changes["bin/run.sh"] = f"#!/bin/sh\necho {i}\n"
+        if i % 6 == 2:
+            changes["bin/run.sh"], changes["bin/run.txt"] = None, f"echo {i}\n"
         if i % 5 == 2:
             changes["assets/logo.png"] = bytes([0, 1, 2, i]) * 50  # binary: listed, left out
         b.commit(changes, f"Change the printed value to {i} everywhere")
