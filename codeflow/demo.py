@@ -77,6 +77,13 @@ def demo_triplets(lake: str, engine: str) -> list[RunSummary]:
     return [run_build_triplets(entries, f"{lake}/triplets/demo", engine=engine, workers=2, overwrite=True)]
 
 
+def demo_fim(lake: str, engine: str) -> list[RunSummary]:
+    """File- and repo-level FIM samples from the code step's shards (one shard per repository)."""
+    from codeflow.fim.demo import demo_fim as run
+
+    return run(lake, engine)
+
+
 # (name, step). Add yours at the end.
 DEMO_STEPS: list[tuple[str, Callable[[str, str], list[RunSummary]]]] = [
     ("exact dedup of sample documents", demo_exact_dedup),
@@ -84,4 +91,5 @@ DEMO_STEPS: list[tuple[str, Callable[[str, str], list[RunSummary]]]] = [
     ("Common Crawl cleaning of the sample WARC", demo_clean_cc),
     ("code validation of the sample repo and this checkout", demo_code),
     ("commit triplets from this checkout's history and a generated repo", demo_triplets),
+    ("FIM samples, file and repo level, from the validated sample repos", demo_fim),
 ]
