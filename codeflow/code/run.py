@@ -9,17 +9,18 @@ from collections.abc import Sequence
 
 from codeflow.code.quality import CodeConfig
 from codeflow.code.report import write_report
-from codeflow.code.stage import CodeStage, LakeCodeSource, RepoSource
+from codeflow.code.stage import CodeStage, LakeCodeSource, RepoSource, split_units
 from codeflow.repos import read_repo_list
 from codeflow.runner import RunSummary, run_map_stage
 from codeflow.sources import expand_inputs
 
 
 def run_code_repos(repo_list: str, out: str, config: CodeConfig | None = None, engine: str = "local",
-                   workers: int = 1, overwrite: bool = False, cache_dir: str | None = None) -> RunSummary:
-    """One unit (and one shard) per repository line of ``repo_list``, in file order."""
+                   workers: int = 1, overwrite: bool = False, cache_dir: str | None = None,
+                   split: int = 1) -> RunSummary:
+    """One unit (and one shard) per repository line of ``repo_list`` in file order, or ``split`` per repository."""
     cfg = config or CodeConfig()
-    units = [e.unit for e in read_repo_list(repo_list)]
+    units = split_units(read_repo_list(repo_list), split)
     source = RepoSource(max_bytes=cfg.max_bytes, files_per_batch=cfg.files_per_batch, cache_dir=cache_dir)
     summary = run_map_stage(CodeStage(cfg), source, units, out, engine=engine, workers=workers, overwrite=overwrite)
     write_report(summary)

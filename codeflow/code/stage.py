@@ -16,6 +16,7 @@ one reject, so rows in (files + failed repos) == kept + rejected.
 
 from __future__ import annotations
 
+import hashlib
 from collections import Counter
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -89,6 +90,30 @@ class CodeStage(Stage):
         return StageResult(pa.Table.from_pylist(kept, schema=CODE_FILE_SCHEMA), rejects_table(rejects), stats)
 
 
+def split_units(entries: list[RepoEntry], parts: int) -> list[str]:
+    """Units for a repo list: one per repository, or ``parts`` per repository (``unit<TAB>k/parts``).
+
+    Splitting lets one huge repository (a monorepo) spread over many workers: part k keeps the files whose
+    path hash falls in bucket k, so the parts are disjoint, cover the tree, and do not depend on the engine.
+    """
+    if parts <= 1:
+        return [e.unit for e in entries]
+    return [f"{e.unit}\t{k}/{parts}" for e in entries for k in range(parts)]
+
+
+def _parse_unit(unit: str) -> tuple[RepoEntry, int, int]:
+    fields = unit.split("\t")
+    if len(fields) == 3 and "/" in fields[2]:
+        k, n = fields[2].split("/")
+        return RepoEntry.from_unit("\t".join(fields[:2])), int(k), int(n)
+    return RepoEntry.from_unit(unit), 0, 1
+
+
+def _in_part(path: str, k: int, n: int) -> bool:
+    return n == 1 or int.from_bytes(hashlib.blake2b(path.encode("utf-8", "surrogatepass"), digest_size=8).digest(),
+                                    "little") % n == k
+
+
 def _repo_reject(entry: RepoEntry, e: RepoError) -> StageResult:
     rej = rejects_table([{"id": stable_id(entry.location, prefix="repo:"), "stage": STAGE_NAME, "reason": e.reason,
                           "detail": e.detail, "source": entry.location}])
@@ -97,7 +122,7 @@ def _repo_reject(entry: RepoEntry, e: RepoError) -> StageResult:
 
 @dataclass(frozen=True)
 class RepoSource(Source):
-    """Files at HEAD of one repository per unit (a ``RepoEntry.unit`` string)."""
+    """Files at HEAD of one repository (or one hash part of it, see ``split_units``) per unit."""
 
     max_bytes: int = CodeConfig.max_bytes
     files_per_batch: int = CodeConfig.files_per_batch
@@ -106,22 +131,24 @@ class RepoSource(Source):
     def read(self, unit: str) -> Iterator[pa.Table | StageResult]:
         import pygit2
 
-        entry = RepoEntry.from_unit(unit)
+        entry, part, parts = _parse_unit(unit)
         try:
             repo = open_repo(entry, self.cache_dir)
             commit = head_commit(repo)
             tree = commit.tree
-        except RepoError as e:
-            yield _repo_reject(entry, e)
-            return
-        except pygit2.GitError as e:
-            yield _repo_reject(entry, RepoError("corrupt_repo", f"{entry.location}: {e}"))
+        except (RepoError, pygit2.GitError) as e:
+            if part == 0:  # one reject per repository, however many parts it was split into
+                err = e if isinstance(e, RepoError) else RepoError("corrupt_repo", f"{entry.location}: {e}")
+                yield _repo_reject(entry, err)
             return
         sha = str(commit.id)
-        yield StageResult(CODE_FILE_SCHEMA.empty_table(), rejects_table([]),
-                          Counter({"repos_in": 1, "repos_ok": 1, "repos_shallow": int(repo.is_shallow)}))
+        if part == 0:
+            yield StageResult(CODE_FILE_SCHEMA.empty_table(), rejects_table([]),
+                              Counter({"repos_in": 1, "repos_ok": 1, "repos_shallow": int(repo.is_shallow)}))
         rows: list[dict] = []
         for item in iter_tree(repo, tree):
+            if parts > 1 and not _in_part(item.path if isinstance(item, TreeFile) else item[0], part, parts):
+                continue
             rows.append(self._row(repo, entry, sha, item))
             if len(rows) >= self.files_per_batch:
                 yield pa.Table.from_pylist(rows, schema=CANDIDATE_SCHEMA)

@@ -21,12 +21,15 @@ from codeflow.commands.common import engine_options
               help="Files larger than this are rejected as too_large without being read.")
 @click.option("--text-column", default=None, help="--input only: column with the code (default: content, code, "
                                                    "text).")
+@click.option("--split", type=click.IntRange(min=1), default=1, show_default=True,
+              help="--repos only: cut every repository into this many units by path hash, so one huge repository "
+                   "spreads over many workers.")
 @click.option("--no-ast-metrics", is_flag=True, help="Skip max_depth / function_count / comment_ratio (faster).")
 @click.option("--cache-dir", default=None, help="Where clone URLs are cloned (default: $CODEFLOW_REPO_CACHE or "
                                                 "~/.cache/codeflow/repos).")
 @engine_options
 def code(repo_list: str | None, inputs: tuple[str, ...], out: str, languages: tuple[str, ...], max_bytes: int,
-         text_column: str | None, no_ast_metrics: bool, cache_dir: str | None, engine: str, workers: int,
+         text_column: str | None, split: int, no_ast_metrics: bool, cache_dir: str | None, engine: str, workers: int,
          overwrite: bool) -> None:
     """Parse every file with tree-sitter; keep valid code with metrics, reject the rest with a reason."""
     from codeflow.code.languages import LANGUAGES, normalize_language
@@ -46,7 +49,7 @@ def code(repo_list: str | None, inputs: tuple[str, ...], out: str, languages: tu
     cfg = CodeConfig(max_bytes=max_bytes, languages=tuple(sorted(set(langs))), ast_metrics=not no_ast_metrics)
     if repo_list:
         summary = run_code_repos(repo_list, out, cfg, engine=engine, workers=workers, overwrite=overwrite,
-                                 cache_dir=cache_dir)
+                                 cache_dir=cache_dir, split=split)
     else:
         summary = run_code_inputs(inputs, out, cfg, engine=engine, workers=workers, overwrite=overwrite,
                                   text_column=text_column)

@@ -78,3 +78,16 @@ def test_local_and_spark_write_identical_shards(tmp_path: Path, spark) -> None:
         assert names == sorted(p.name for p in b.glob("part-*.parquet")) and len(names) == 3
         match, mismatch, errors = filecmp.cmpfiles(a, b, names, shallow=False)
         assert not mismatch and not errors
+
+
+def test_split_repos_into_parts_keeps_the_same_rows(tmp_path: Path) -> None:
+    lst = _repo_list(tmp_path)
+    whole = run_code_repos(str(lst), str(tmp_path / "whole"))
+    split = run_code_repos(str(lst), str(tmp_path / "split"), split=3, workers=2)
+    assert split.shards_new == 9 and (split.kept, split.rejected) == (whole.kept, whole.rejected)
+    assert split.reasons == whole.reasons and split.stats["repos_in"] == whole.stats["repos_in"] == 3
+
+    def rows(out: str) -> list:
+        return sorted(StageOutput(out).read_kept().to_pylist(), key=lambda r: r["id"])
+
+    assert rows(str(tmp_path / "split")) == rows(str(tmp_path / "whole"))
