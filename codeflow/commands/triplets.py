@@ -31,17 +31,20 @@ def _window(ctx: click.Context, param: click.Parameter, value: str) -> tuple[flo
               help="Repositories with fewer first-parent commits are rejected as too_short_history.")
 @click.option("--max-lines", type=click.IntRange(min=1), default=400, show_default=True,
               help="Budget of the endpoint search: cumulative added+removed lines.")
+@click.option("--merge-endpoints", is_flag=True,
+              help="Let merge commits close a step (pull-request workflows, where the mainline is all merges).")
 @click.option("--clone-cache", default=None,
               help="Folder for clones of URLs (default: $CODEFLOW_REPO_CACHE or ~/.cache/codeflow/repos).")
 @engine_options
 def build_triplets(repos: str, out: str, window: tuple[float, float], per_repo: int, seed: int, min_history: int,
-                   max_lines: int, clone_cache: str | None, engine: str, workers: int, overwrite: bool) -> None:
+                   max_lines: int, merge_endpoints: bool, clone_cache: str | None, engine: str, workers: int,
+                   overwrite: bool) -> None:
     """Mine commit triplets; bad repositories become rejects in OUT/rejects and the run goes on."""
     from codeflow.commits.config import TripletConfig
     from codeflow.commits.run import run_build_triplets
     from codeflow.ui import print_summary
 
     cfg = TripletConfig(window=window, per_repo=per_repo, seed=seed, min_history=min_history, max_lines=max_lines,
-                        clone_cache=clone_cache)
+                        merge_endpoints=merge_endpoints, clone_cache=clone_cache)
     summary = run_build_triplets(repos, out, cfg, engine=engine, workers=workers, overwrite=overwrite)
     print_summary([summary])

@@ -35,6 +35,9 @@ class TripletConfig:
     max_context_bytes: int = 65_536
     context_lines: int = 3  # unified-diff context of the patch
     min_score: float = 0.0  # endpoints scoring below this are not taken
+    # Pull-request workflows put (almost) only merges on the first-parent line; with this on, a merge may close a
+    # step (judged on its merged change and its cleaned message, e.g. the PR title) instead of being skipped.
+    merge_endpoints: bool = False
     verify_object_hashes: bool = False  # libgit2 strict hash verification on every object read (slow)
     clone_cache: str | None = None  # where URLs are cloned (default: $CODEFLOW_REPO_CACHE or ~/.cache/codeflow)
 

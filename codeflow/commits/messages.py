@@ -58,9 +58,13 @@ def is_bot(author_name: str, author_email: str) -> bool:
     return bool(BOT_AUTHOR.search(author_name or "") or BOT_AUTHOR.search(author_email or ""))
 
 
-def message_filter(message: str) -> str | None:
-    """The filter a message fails (``trivial_message``) or None when it may close a triplet."""
-    raw_subject = (message or "").split("\n", 1)[0].strip()
+def message_filter(message: str, merge: bool = False) -> str | None:
+    """The filter a message fails (``trivial_message``) or None when it may close a triplet.
+
+    For a merge the boilerplate header ("Merge pull request #N from ...") is dropped first, so what is judged
+    is the pull request's title / body.
+    """
+    raw_subject = subject(message) if merge else (message or "").split("\n", 1)[0].strip()
     subj = subject(message)
     norm = re.sub(r"[\s.!]+$", "", subj.lower())
     if len(subj) < 6 or norm in TRIVIAL or len(subj.split()) < 2:

@@ -151,10 +151,12 @@ class Scanner:
     def _endpoint_filter(self, info: CommitInfo) -> str | None:
         cfg = self.config
         if info.is_merge:
-            return "merge"
+            if not cfg.merge_endpoints:
+                return "merge"
+            self.measure(info)
         if messages.is_bot(info.author, info.email):
             return "bot_author"
-        reason = messages.message_filter(info.message)
+        reason = messages.message_filter(info.message, merge=info.is_merge)
         if reason:
             return reason
         kept = info.kept

@@ -8,7 +8,8 @@ stops when the cumulative change leaves the budget. Every commit that passes is 
 
 - band: 1 when the cumulative changed lines lie inside the repository's 5-95% band of per-commit sizes
   (CommitChronicle's outlier rule), decaying as exp(-|ln(lines / nearest bound)|) outside it;
-- message: mean ``messages.quality`` of the non-merge commits in the step;
+- message: mean ``messages.quality`` of the step's commits (merges only when a message is left after their
+  boilerplate header is removed);
 - tests: 1 when tests are touched alongside non-test source (R2E-Gym, SWE-rebench), else 0;
 - source: share of changed text files that are source code;
 - locality: 1 / number of distinct directories touched ("localized changes", LoopCoder);
@@ -85,7 +86,7 @@ def score_step(infos: list[CommitInfo], band: tuple[float, float]) -> tuple[floa
     else:
         bound = lo if lines < lo else hi
         band_score = math.exp(-abs(math.log(max(lines, 1) / max(bound, 1))))
-    msgs = [messages.quality(i.message) for i in infos if not i.is_merge]
+    msgs = [messages.quality(i.message) for i in infos if not i.is_merge or messages.clean(i.message)]
     dirs = {posixpath.dirname(p) for p in files}
     parts = {
         "band": band_score,

@@ -135,3 +135,20 @@ def test_patch_applies_with_git_apply(tmp_path):
         assert "logo.png" not in r["patch"]
         assert r["text"].startswith("<|repo_name|>edge\n") and r["patch"] in r["text"]
     assert seen_binary and seen_delete and seen_add
+
+
+def test_merge_endpoints_only_when_asked(tmp_path):
+    b = RepoBuilder(str(tmp_path / "pr"))
+    b.commit({"pkg/core.py": module(0)}, "Create the core module of the package")
+    for k in range(1, 30):
+        b.merge({"pkg/core.py": module(k), "tests/test_core.py": f"def test_{k}():\n    pass\n"},
+                f"Add feature {k} to the core", f"Merge pull request #{k} from dev/feature-{k}\n\nAdd feature {k}"
+                                                f" to the core module")
+    entries = [RepoEntry(str(tmp_path / "pr"), "pr")]
+    off = run_build_triplets(entries, str(tmp_path / "off"), TripletConfig(per_repo=4))
+    assert off.kept == 0 and off.reasons == {"no_endpoint": 4} and off.stats["filter_merge"] >= 4
+    on = run_build_triplets(entries, str(tmp_path / "on"), TripletConfig(per_repo=4, merge_endpoints=True))
+    assert on.kept == 4
+    for i, r in enumerate(kept_rows(str(tmp_path / "on"))):
+        assert r["messages"][-1].startswith("Add feature")  # the PR title, boilerplate header removed
+        assert git_apply_check(r, str(tmp_path / f"a{i}")) == {f["path"]: f["content"] for f in r["files_new"]}
