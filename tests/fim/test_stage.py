@@ -155,3 +155,31 @@ def test_same_bytes_in_fresh_processes_with_other_hash_seeds() -> None:
     outs = {subprocess.run([sys.executable, "-c", DET_SCRIPT], cwd=root, capture_output=True, text=True, check=True,
                            env={**os.environ, "PYTHONHASHSEED": h}).stdout for h in ("1", "2")}
     assert len(outs) == 1 and len(next(iter(outs)).split()) == 2
+
+
+def test_cli_repos_reads_real_git_repos_through_the_code_stage(tmp_path: Path, cli) -> None:
+    from tests.code.gitrepo import make_repo
+
+    util = "def slugify(title):\n    return '-'.join(title.lower().split())\n"
+    main = "from pkg.util import slugify\n\n\ndef page(title):\n    return slugify(title) + '.html'\n"
+    make_repo(str(tmp_path / "r1"), {"pkg/util.py": util.encode(), "pkg/main.py": main.encode(),
+                                     "pkg/empty.py": b"", "web/app.js": b"export const x = () => 1;\n"})
+    rust_main = b"mod lib;\nfn main() {\n    println!(\"{}\", lib::add(1, 2));\n}\n"
+    make_repo(str(tmp_path / "r2.git"), {"lib.rs": b"pub fn add(a: i32, b: i32) -> i32 {\n    a + b\n}\n",
+                                         "main.rs": rust_main}, bare=True)
+    lst = tmp_path / "repos.txt"
+    lst.write_text(f"{tmp_path / 'r1'}\tacme/one\n{tmp_path / 'r2.git'}\tacme/two\n{tmp_path / 'missing'}\n")
+    out = tmp_path / "out"
+    code, output = cli("fim", "--level", "repo", "--repos", str(lst), "--out", str(out), "--fim-rate", "1")
+    assert code == 0, output
+    kept = StageOutput(str(out)).read_kept().to_pylist()
+    by_repo = {}
+    for rec in kept:
+        by_repo.setdefault(rec["repo"], set()).add(rec["path"])
+    assert by_repo == {"acme/one": {"pkg/util.py", "pkg/main.py", "web/app.js"}, "acme/two": {"lib.rs", "main.rs"}}
+    for rec in kept:
+        assert set(rec["context_paths"]) == by_repo[rec["repo"]] - {rec["path"]}  # whole repo fits the budget
+        assert parse_repo(rec["text"]).repo_name == rec["repo"]
+    main_rec = next(r for r in kept if r["path"] == "pkg/main.py")
+    assert main_rec["context_paths"][-1] == "pkg/util.py"  # imported file ranks first: rendered next to the target
+    assert not (out / "_work").exists() and (out / "_report.html").exists()
