@@ -156,10 +156,17 @@ def shingle_hashes(tok: np.ndarray, counts: np.ndarray, ngram: int) -> tuple[np.
     lens = length[rep_doc]
     h = np.full(total, SHINGLE_SEED, dtype=U64)
     last = len(tok) - 1
-    for j in range(ngram):
-        tj = tok[np.minimum(start + j, last)]
-        folded = (h ^ tj) * U64(FOLD)
-        h = folded if j == 0 else np.where(j < lens, folded, h)
+    for j in range(ngram):  # full-length fold for every shingle (indices clipped at the end of the array)
+        h ^= tok[np.minimum(start + j, last)]
+        h *= U64(FOLD)
+    short = np.flatnonzero(lens < ngram)  # documents shorter than ngram: refold over their own tokens only
+    if len(short):
+        hs = np.full(len(short), SHINGLE_SEED, dtype=U64)
+        s_start, s_len = start[short], lens[short]
+        for j in range(int(s_len.max())):
+            folded = (hs ^ tok[np.minimum(s_start + j, last)]) * U64(FOLD)
+            hs = np.where(j < s_len, folded, hs)
+        h[short] = hs
     return splitmix64(h ^ lens.astype(U64)), n_sh
 
 

@@ -16,6 +16,7 @@
 
 from __future__ import annotations
 
+import io
 import json
 import posixpath
 from dataclasses import dataclass
@@ -23,6 +24,7 @@ from dataclasses import dataclass
 import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
+import pyarrow.parquet as pq
 
 from codeflow.dedup.exact import ValidatedBatch, pick_text_column
 from codeflow.dedup.exact_run import FilterJob, _first_schema, _load, common_root
@@ -30,7 +32,7 @@ from codeflow.dedup.minhash import STAGE as MINHASH_STAGE
 from codeflow.dedup.minhash import MinHashConfig, resolve_tokenizer, sign_texts
 from codeflow.dedup.semantic import STAGE as SEMANTIC_STAGE
 from codeflow.dedup.semantic import SemanticConfig, semantic_sign
-from codeflow.lake import StageOutput, atomic_write_bytes, atomic_write_parquet
+from codeflow.lake import StageOutput, atomic_write_bytes
 from codeflow.runner import RunSummary, finish, map_units
 from codeflow.stage import config_hash
 from codeflow.ui import now
@@ -39,6 +41,14 @@ NearConfig = MinHashConfig | SemanticConfig
 BANDS_SCHEMA = pa.schema([("band", pa.int32()), ("bkey", pa.int64()), ("uid", pa.int64())])
 DOCS_SCHEMA = pa.schema([("uid", pa.int64()), ("id", pa.string()), ("unit", pa.int32()), ("rowno", pa.int64()),
                          ("score", pa.float64()), ("stars", pa.float64()), ("sig", pa.list_(pa.int64()))])
+
+
+def write_work_table(out: StageOutput, path: str, table: pa.Table) -> None:
+    """Scratch Parquet for the global phase: random 64-bit values do not compress or dictionary-encode, so
+    trying (the lake's shard settings) only costs CPU; lz4 keeps the ids and small columns cheap."""
+    buf = io.BytesIO()
+    pq.write_table(table, buf, compression="lz4", use_dictionary=["id"], row_group_size=64 * 1024)
+    atomic_write_bytes(out.fs, path, buf.getvalue())
 
 
 def stage_of(cfg: NearConfig) -> tuple[str, str]:
@@ -106,8 +116,8 @@ class SignatureJob:
             return
         batch = _load(self.units[index], self.cfg, self.root)
         bands, docs = sign_batch(batch, self.cfg, index)
-        atomic_write_parquet(out.fs, out.work_path("nd_bands", f"part-{index:05d}.parquet"), bands)
-        atomic_write_parquet(out.fs, docs_path, docs)
+        write_work_table(out, out.work_path("nd_bands", f"part-{index:05d}.parquet"), bands)
+        write_work_table(out, docs_path, docs)
 
 
 def _cluster(cfg: NearConfig, out: StageOutput, engine: str) -> dict[str, int]:
