@@ -82,8 +82,7 @@ class Scanner:
             self.scanned += 1
         return info
 
-    def _diff(self, info: CommitInfo) -> pygit2.Diff:
-        commit = self.repo[self.ids[info.rank]]
+    def _diff(self, commit: pygit2.Commit) -> pygit2.Diff:
         flags = DiffOption.IGNORE_FILEMODE | DiffOption.IGNORE_SUBMODULES
         parents = commit.parent_ids
         if parents:
@@ -92,23 +91,22 @@ class Scanner:
 
     def _scan(self, rank: int) -> CommitInfo:
         commit = self.repo[self.ids[rank]]
+        author = commit.author
         info = CommitInfo(rank=rank, id=str(commit.id), is_merge=len(commit.parent_ids) > 1,
-                          message=commit.message, author=commit.author.name, email=commit.author.email)
+                          message=commit.message, author=author.name, email=author.email)
         if info.is_merge:
-            # A merge can never be an endpoint and is excluded from the size band: its line counts are only
-            # needed when a walk crosses it, so ``measure`` computes them then (a merge's first-parent diff is a
-            # whole pull request: the most expensive diffs of a history).
+            # A merge can never be an endpoint (unless merge_endpoints) and is excluded from the size band: its
+            # files and lines are only needed when a walk crosses it, so ``measure`` computes them then (a
+            # merge's first-parent diff is a whole pull request: the most expensive diffs of a history).
             info.measured = False
-            diff = self._diff(info)
-            info.giant = len(diff) > self.config.giant_files
             return info
-        self._measure(info, self._diff(info))
+        self._measure(info, self._diff(commit))
         return info
 
     def measure(self, info: CommitInfo) -> CommitInfo:
         """Make sure ``info`` has its files and line counts (deferred for merges)."""
         if not info.measured:
-            self._measure(info, self._diff(info))
+            self._measure(info, self._diff(self.repo[self.ids[info.rank]]))
             info.measured = True
             self.measured_merges += 1
         return info
