@@ -18,6 +18,7 @@ def run_fim(units: list[str], out: str, config: FimConfig, engine: str = "local"
     one shard per repository)."""
     summary = run_map_stage(FimStage(config), FimInputSource(), units, out, engine=engine, workers=workers,
                             overwrite=overwrite)
+    summary.stage = f"fim:{config.level}"  # the summary table shows which level each row is
     if report:
         summary.stats["report"] = write_report(out, summary.stats)
     return summary

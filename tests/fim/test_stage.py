@@ -183,3 +183,19 @@ def test_cli_repos_reads_real_git_repos_through_the_code_stage(tmp_path: Path, c
     main_rec = next(r for r in kept if r["path"] == "pkg/main.py")
     assert main_rec["context_paths"][-1] == "pkg/util.py"  # imported file ranks first: rendered next to the target
     assert not (out / "_work").exists() and (out / "_report.html").exists()
+
+
+def test_unicode_crlf_and_ast_size_bound() -> None:
+    src = ("# -*- coding: utf-8 -*-\r\ndef grüße(name: str) -> str:\r\n    émoji = \"👋 \" + name\r\n"
+           "    return émoji.upper()\r\n\r\n\r\nclass Ω:\r\n    def f(self, x):\r\n"
+           "        return [y * 2 for y in x]\r\n")
+    rows = [code_row("u", f"m{i}.py", src) for i in range(30)]
+    for modes in (("ast",), ("line",), ("char",)):
+        cfg = FimConfig(fim_rate=1.0, modes=modes)
+        res = FimStage(cfg).process(table(rows), "u")
+        check_records(res.kept.to_pylist(), rows, "file", cfg)
+        if modes == ("line",):
+            assert all(r["middle"].endswith("\r\n") for r in res.kept.to_pylist())
+    bounded = FimStage(FimConfig(fim_rate=1.0, modes=("ast",), max_ast_file_bytes=100)).process(table(rows), "u")
+    assert set(bounded.kept.column("split_kind").to_pylist()) <= {"line", "char"}
+    assert sum(v for k, v in bounded.stats.items() if k.startswith("fallback_")) == len(rows)
