@@ -282,7 +282,9 @@ def language_for_path(path: str, first_line: str | bytes | None = None) -> str |
 
 # Names other tools use for our languages (markdown fences, linguist, file-type columns) -> registry name.
 LANGUAGE_ALIASES: dict[str, str | None] = {
-    "py": "python", "python3": "python", "py3": "python", "js": "javascript", "jsx": "javascript",
+    "py": "python", "python3": "python", "py3": "python", "pycon": "python", "ipython": "python",
+    "ipython3": "python", "shell-session": "bash", "sh-session": "bash", "shellsession": "bash",
+    "js": "javascript", "jsx": "javascript",
     "node": "javascript", "ts": "typescript", "c++": "cpp", "cxx": "cpp", "cc": "cpp", "hpp": "cpp",
     "c#": "csharp", "cs": "csharp", "c-sharp": "csharp", "golang": "go", "rs": "rust", "rb": "ruby",
     "kt": "kotlin", "objective-c": "objc", "objectivec": "objc", "shell": "bash", "sh": "bash",

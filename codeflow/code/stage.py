@@ -26,6 +26,7 @@ import pyarrow as pa
 
 from codeflow.code.languages import normalize_language
 from codeflow.code.quality import CodeConfig
+from codeflow.code.snippets import unprompt
 from codeflow.code.validate import validate_file
 from codeflow.records import CODE_FILE_SCHEMA, rejects_table, stable_id
 from codeflow.repos import RepoEntry, RepoError, TreeFile, head_commit, iter_tree, open_repo
@@ -189,6 +190,7 @@ class LakeCodeSource(Source):
     """
 
     text_column: str | None = None
+    strip_prompts: bool = True  # interactive sessions (>>> / $) become the code they run: see code.snippets
 
     def read(self, unit: str) -> Iterator[pa.Table | StageResult]:
         reader = TableSource()
@@ -217,11 +219,14 @@ class LakeCodeSource(Source):
         repos = get("repo") if "repo" in names else get("url")  # code blocks: the page they came from
         rows = []
         for i, text in enumerate(texts):
+            hint = normalize_language(langs[i]) if isinstance(langs[i], str) else None
+            if self.strip_prompts and isinstance(text, str):
+                text = unprompt(text, hint)
             data = text.encode("utf-8", "surrogatepass") if isinstance(text, str) else text
             rows.append({"id": ids[i], "repo": repos[i], "commit": commits[i], "path": paths[i], "data": data,
                          "size": len(data) if data is not None else 0, "sha": shas[i],
                          "kind": "blob" if data is not None else "corrupt",
                          "detail": None if data is not None else f"null {col}",
-                         "language_hint": normalize_language(langs[i]) if isinstance(langs[i], str) else None,
+                         "language_hint": hint,
                          "source": sources[i] or f"{unit}#{i}"})
         return pa.Table.from_pylist(rows, schema=CANDIDATE_SCHEMA)

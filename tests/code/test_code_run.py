@@ -44,16 +44,19 @@ def test_cli_input_mode_code_blocks(tmp_path: Path, cli) -> None:
     rows = [{"id": "b1", "text": "def f(x):\n    return x\n", "language": "Python"},
             {"id": "b2", "text": "fn main() { let x = ; }\n", "language": "rust"},
             {"id": "b3", "text": "SELECT 1;\n", "language": "en", "path": "q.sql"},
-            {"id": "b4", "text": "just words here\n", "language": "en"}]
+            {"id": "b4", "text": "just words here\n", "language": "en"},
+            {"id": "b5", "text": ">>> def sq(x):\n...     return x * x\n...\n>>> sq(3)\n9\n", "language": "pycon"},
+            {"id": "b6", "text": ">>> 1 +\n  File \"<stdin>\"\nSyntaxError: invalid syntax\n", "language": "py"}]
     (tmp_path / "blocks.jsonl").write_text("\n".join(json.dumps(r) for r in rows) + "\n")
     (tmp_path / "broken.parquet").write_bytes(b"PAR1 not really")
     code, output = cli("--quiet", "code", "--input", str(tmp_path), "--out", str(tmp_path / "out"))
     assert code == 0, output
     out = StageOutput(str(tmp_path / "out"))
-    kept = {r["id"]: r["language"] for r in out.read_kept().to_pylist()}
+    kept = {r["id"]: r for r in out.read_kept().to_pylist()}
     rejects = column_map(out.read_rejects(), "id", "reason")
-    assert kept == {"b1": "python", "b3": "sql"}
-    assert rejects.pop("b2") == "syntax_error" and rejects.pop("b4") == "unknown_language"
+    assert {k: r["language"] for k, r in kept.items()} == {"b1": "python", "b3": "sql", "b5": "python"}
+    assert kept["b5"]["content"] == "def sq(x):\n    return x * x\n\nsq(3)\n"  # a REPL session becomes its code
+    assert rejects.pop("b2") == rejects.pop("b6") == "syntax_error" and rejects.pop("b4") == "unknown_language"
     assert list(rejects.values()) == ["unreadable_input"]
 
 
@@ -91,3 +94,12 @@ def test_split_repos_into_parts_keeps_the_same_rows(tmp_path: Path) -> None:
         return sorted(StageOutput(out).read_kept().to_pylist(), key=lambda r: r["id"])
 
     assert rows(str(tmp_path / "split")) == rows(str(tmp_path / "whole"))
+
+
+def test_unprompt_sessions_only() -> None:
+    from codeflow.code.snippets import unprompt
+
+    assert unprompt("$ pip install x\nCollecting x\n(venv) user@host:~/p$ ls -la\ntotal 0\n", "bash") == \
+        "pip install x\nls -la\n"
+    assert unprompt("x = 1\nprint(x)\n", "python") == "x = 1\nprint(x)\n"  # not a session: unchanged
+    assert unprompt("echo $HOME\n", "bash") == "echo $HOME\n"
