@@ -143,11 +143,13 @@ def test_bad_inputs_each_become_one_reject_and_good_files_are_kept(tmp_path) -> 
         "empty.py": b"",
         "notes.xyz": b"hello\n",
         "pkg/corrupt.py": b"y = 2\n",
+        "lost/a.py": b"z = 3\n",  # its tree object gets corrupted: one reject for the subtree, the rest goes on
         "table.py": b"DATA = [\n" + b"    12345, 67890, 13579, 24680,\n" * 100 + b"]\n",
     }
     repo = make_repo(str(tmp_path / "bad"), files)
     corrupt_oid = str(repo.revparse_single("HEAD:pkg/corrupt.py").id)
     _corrupt_loose_object(str(tmp_path / "bad"), corrupt_oid)
+    _corrupt_loose_object(str(tmp_path / "bad"), str(repo.revparse_single("HEAD:lost").id))
     make_repo(str(tmp_path / "bare.git"), {"lib.go": b"package lib\n\nfunc F() int { return 1 }\n"}, bare=True)
     make_repo(str(tmp_path / "shallow"), {"s.rs": b"fn main() {}\n"}, commits=2)
     _make_shallow(str(tmp_path / "shallow"))
@@ -166,13 +168,14 @@ def test_bad_inputs_each_become_one_reject_and_good_files_are_kept(tmp_path) -> 
         "third_party/x/y.c": "vendored", "api_pb2.py": "generated", "gen.py": "generated",
         "app.min.js": "generated", "bundle.js": "generated", "broken.py": "syntax_error", "empty.py": "empty",
         "notes.xyz": "unknown_language", "pkg/corrupt.py": "corrupt_object", "table.py": "data_like",
+        "lost": "corrupt_object",
         str(tmp_path / "missing"): "repo_not_found", str(tmp_path / "plain"): "not_a_repo",
         str(tmp_path / "empty"): "empty_repo",
     }
     kept = {(r["repo"], r["path"]) for r in result.kept.to_pylist()}
     assert kept == {("bad", "good.py"), ("bare.git", "lib.go"), ("shallow", "s.rs")}
     # Accounting: every file of a readable repo and every unreadable repo is exactly one kept row or reject.
-    assert result.stats["files_in"] == len(files) + 2
+    assert result.stats["files_in"] == len(files) + 2  # "lost/" counts once, as the unreadable subtree
     assert len(kept) + result.rejects.num_rows == result.stats["files_in"] + 3
     assert result.stats["repos_in"] == 6 and result.stats["repos_rejected"] == 3 and result.stats["repos_shallow"] == 1
     details = column_map(result.rejects, "reason", "detail")
