@@ -17,7 +17,7 @@ from __future__ import annotations
 import math
 import re
 from collections import Counter
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from typing import Protocol
 
@@ -45,27 +45,29 @@ class RepoFile:
 class Retriever(Protocol):
     """Ranks candidate files for each target of one repository."""
 
-    def __call__(self, files: Sequence[RepoFile]) -> Callable[[int], list[tuple[int, float]]]:
+    def __call__(self, files: Sequence[RepoFile]) -> Callable[[int], Iterable[tuple[int, float]]]:
         """Prepare over all files of a repo; the returned function gives, for target index ``i``, the other
         files as ``(index, score)``, best first."""
 
 
 class BM25Index:
-    """Okapi BM25 over identifier tokens with an inverted index (cost grows with postings, not files^2)."""
+    """Okapi BM25 over identifier tokens. Each term's postings hold precomputed per-document BM25 weights as numpy
+    arrays, so scoring a query is one vector add per query term (cost grows with postings, not files^2)."""
 
     def __init__(self, docs: Sequence[Sequence[str]], k1: float = 1.5, b: float = 0.75) -> None:
-        self.k1, self.b = k1, b
-        self.tfs = [Counter(d) for d in docs]
-        self.lens = [len(d) for d in docs]
-        self.avgdl = (sum(self.lens) / len(self.lens)) if self.lens and sum(self.lens) else 1.0
-        df: Counter = Counter()
-        self.postings: dict[str, list[int]] = {}
-        for i, tf in enumerate(self.tfs):
-            for term in tf:
-                df[term] += 1
-                self.postings.setdefault(term, []).append(i)
-        n = len(docs)
-        self.idf = {t: math.log(1 + (n - c + 0.5) / (c + 0.5)) for t, c in df.items()}
+        self.n = len(docs)
+        tfs = [Counter(d) for d in docs]
+        lens = np.array([len(d) for d in docs], dtype=np.float64)
+        avgdl = float(lens.mean()) if self.n and lens.sum() else 1.0
+        norm = k1 * (1 - b + b * lens / avgdl)
+        rows: dict[str, tuple[list[int], list[float]]] = {}
+        for i, tf in enumerate(tfs):
+            for term, c in tf.items():
+                idx, w = rows.setdefault(term, ([], []))
+                idx.append(i)
+                w.append(c * (k1 + 1) / (c + norm[i]))
+        self.idf = {t: math.log(1 + (self.n - len(v[0]) + 0.5) / (len(v[0]) + 0.5)) for t, v in rows.items()}
+        self.postings = {t: (np.array(v[0], dtype=np.int64), self.idf[t] * np.array(v[1])) for t, v in rows.items()}
 
     def query_terms(self, terms: Sequence[str], limit: int = 64) -> list[str]:
         """The ``limit`` rarest distinct terms of a query: they carry almost all of the BM25 score, and the
@@ -73,28 +75,29 @@ class BM25Index:
         uniq = sorted(set(terms), key=lambda t: (-self.idf.get(t, 0.0), t))
         return uniq[:limit]
 
-    def scores(self, query_terms: Sequence[str]) -> dict[int, float]:
-        out: dict[int, float] = {}
-        k1, b, avgdl = self.k1, self.b, self.avgdl
+    def scores(self, query_terms: Sequence[str]) -> np.ndarray:
+        """BM25 score of every document for the query (a float array of length n)."""
+        out = np.zeros(self.n)
         for term in sorted(set(query_terms)):  # fixed order: float sums must not depend on PYTHONHASHSEED
-            idf = self.idf.get(term)
-            if idf is None:
-                continue
-            for i in self.postings[term]:
-                tf = self.tfs[i][term]
-                denom = tf + k1 * (1 - b + b * self.lens[i] / avgdl)
-                out[i] = out.get(i, 0.0) + idf * tf * (k1 + 1) / denom
+            hit = self.postings.get(term)
+            if hit is not None:
+                out[hit[0]] += hit[1]  # indices are unique within one term's postings
         return out
 
 
-def _ordered(scores: dict[int, float], n: int, target: int) -> list[tuple[int, float]]:
-    ranked = [(i, scores.get(i, 0.0)) for i in range(n) if i != target]
-    ranked.sort(key=lambda x: (-x[1], x[0]))
-    return ranked
+def _ordered(scores: np.ndarray, target: int) -> Iterator[tuple[int, float]]:
+    """Scored files best first (ties by index), then the unscored ones in index order, lazily: the budget is
+    usually full long before the end of a large repository."""
+    scored = np.flatnonzero(scores > 0)
+    scored = scored[scored != target]
+    order = scored[np.lexsort((scored, -scores[scored]))]
+    yield from ((int(i), float(scores[i])) for i in order)
+    rest = np.flatnonzero(scores <= 0)
+    yield from ((int(i), 0.0) for i in rest if i != target)
 
 
 def bm25_imports(import_weight: float = 1.0) -> Retriever:
-    def prepare(files: Sequence[RepoFile]) -> Callable[[int], list[tuple[int, float]]]:
+    def prepare(files: Sequence[RepoFile]) -> Callable[[int], Iterable[tuple[int, float]]]:
         docs = [identifier_tokens(f.content) for f in files]
         index = BM25Index(docs)
         graph = ImportGraph([(f.path, f.content, f.language) for f in files]) if import_weight else None
@@ -105,19 +108,19 @@ def bm25_imports(import_weight: float = 1.0) -> Retriever:
                 for p in sorted(graph.imports(f.path)):
                     importers.setdefault(pos[p], []).append(j)
 
-        def rank(target: int) -> list[tuple[int, float]]:
-            raw = index.scores(index.query_terms(docs[target]))
-            raw.pop(target, None)
-            top = max(raw.values(), default=0.0)
-            scores = {i: s / top for i, s in raw.items()} if top > 0 else {}
+        def rank(target: int) -> Iterator[tuple[int, float]]:
+            scores = index.scores(index.query_terms(docs[target]))
+            scores[target] = 0.0
+            top = scores.max(initial=0.0)
+            if top > 0:
+                scores /= top
             if graph is not None:
                 for p in sorted(graph.imports(files[target].path)):
-                    j = pos[p]
-                    scores[j] = scores.get(j, 0.0) + import_weight
+                    scores[pos[p]] += import_weight
                 for j in importers.get(target, ()):
-                    if j != target:
-                        scores[j] = scores.get(j, 0.0) + import_weight / 2
-            return _ordered(scores, len(files), target)
+                    scores[j] += import_weight / 2
+                scores[target] = 0.0
+            return _ordered(scores, target)
 
         return rank
 
@@ -140,12 +143,13 @@ def hash_embedding(texts: Sequence[str], dim: int = 512) -> np.ndarray:
 def embedding_retriever(embed: Callable[[Sequence[str]], np.ndarray]) -> Retriever:
     """Cosine similarity of embeddings of whole files; ``embed`` maps texts to L2-normalized row vectors."""
 
-    def prepare(files: Sequence[RepoFile]) -> Callable[[int], list[tuple[int, float]]]:
+    def prepare(files: Sequence[RepoFile]) -> Callable[[int], Iterable[tuple[int, float]]]:
         vecs = embed([f.content for f in files]) if files else np.zeros((0, 1), dtype=np.float32)
 
-        def rank(target: int) -> list[tuple[int, float]]:
+        def rank(target: int) -> Iterator[tuple[int, float]]:
             sims = vecs @ vecs[target]
-            return _ordered({i: float(s) for i, s in enumerate(sims)}, len(files), target)
+            order = np.lexsort((np.arange(len(files)), -sims))  # best first, ties by index
+            return ((int(i), float(sims[i])) for i in order if i != target)
 
         return rank
 
@@ -178,14 +182,21 @@ def retriever_names() -> list[str]:
     return sorted(_RETRIEVERS)
 
 
-def select_context(ranked: Sequence[tuple[int, float]], sizes: Sequence[int], max_chars: int,
-                   max_files: int, eligible: Callable[[int], bool] = lambda i: True) -> list[int]:
-    """Greedy fill in rank order: indices of chosen files (most relevant first) within both budgets."""
+def select_context(ranked: Iterable[tuple[int, float]], sizes: Sequence[int], max_chars: int,
+                   max_files: int, eligible: Callable[[int], bool] = lambda i: True,
+                   max_scan: int | None = None) -> list[int]:
+    """Greedy fill in rank order: indices of chosen files (most relevant first) within both budgets.
+
+    At most ``max_scan`` candidates are looked at (default ``8 * max_files + 64``): on a repository of thousands
+    of files the walk stops once the budget is nearly full instead of testing every remaining file.
+    """
     chosen: list[int] = []
     used = 0
-    for i, _score in ranked:
-        if len(chosen) >= max_files or used >= max_chars:
-            break
+    smallest = min(sizes, default=0)
+    scan = max_scan if max_scan is not None else 8 * max_files + 64
+    for n_seen, (i, _score) in enumerate(ranked):
+        if len(chosen) >= max_files or max_chars - used < smallest or n_seen >= scan:
+            break  # nothing else can fit (or enough was tried)
         if not eligible(i) or used + sizes[i] > max_chars:
             continue
         chosen.append(i)
