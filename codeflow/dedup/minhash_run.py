@@ -34,7 +34,7 @@ from codeflow.dedup.semantic import STAGE as SEMANTIC_STAGE
 from codeflow.dedup.semantic import SemanticConfig, semantic_sign
 from codeflow.lake import StageOutput, atomic_write_bytes
 from codeflow.runner import RunSummary, finish, map_units
-from codeflow.stage import config_hash
+from codeflow.stage import config_dict, config_hash
 from codeflow.ui import now
 
 NearConfig = MinHashConfig | SemanticConfig
@@ -170,4 +170,7 @@ def run_near_dedup(units: list[str], out_url: str, cfg: NearConfig | None = None
     schema = _first_schema(out) or DOCS_SCHEMA
     summary = finish(stage, out, n, schema, cfg, t0, resumed)
     summary.stats.update({f"cluster_{k}": v for k, v in cluster_stats.items()})
+    from codeflow.dedup.minhash_report import write_report
+
+    write_report(summary, config_dict(cfg))
     return summary

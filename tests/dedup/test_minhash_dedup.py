@@ -49,6 +49,8 @@ def test_planted_near_dups_precision_recall_and_accounting(tmp_path, cli):
         sizes.setdefault(keeper, set()).add(int(size))
     for keeper, s in sizes.items():
         assert s == {1 + sum(1 for _, k, _ in rejected if k == keeper)}
+    report = (tmp_path / "out" / "_report.html").read_text()
+    assert "Clusters by size" in report and "P(candidate) for 14 bands x 8 rows" in report
     # kept ids and rejected ids partition the input ids
     ids = set(kept.column("id").to_pylist()) | {r[0] for r in rejected}
     assert len(ids) == len(docs)
@@ -81,3 +83,18 @@ def test_empty_one_token_and_bad_rows_do_not_crash(tmp_path):
     assert summary.reasons == {"null_text": 1, "unreadable_input": 1, "near_duplicate": 2}
     assert summary.kept == 3  # "", one "one", one "a b c ..." (the one-token docs are near-dups)
     assert summary.rows_in == summary.kept + summary.rejected
+
+
+def test_code_content_uses_code_tokens(tmp_path):
+    body = "\n".join(f"    total_{i} = compute(values[{i}], scale={i}) + offset_{i}" for i in range(30))
+    original = f"def aggregate(values, offset):\n{body}\n    return total_0\n"
+    reformatted = original.replace(" = ", "=").replace(", ", ",").replace("\n", "\n\n")
+    case_changed = original.replace("compute", "COMPUTE").replace("values", "VALUES")
+    other = "\n".join(f"class Widget{i}:\n    size = {i}\n    color = 'red'" for i in range(20))
+    pq.write_table(pa.table({"id": ["a", "b", "c", "d"], "content": [original, reformatted, case_changed, other]}),
+                   tmp_path / "code.parquet")
+    summary = run_near_dedup([str(tmp_path / "code.parquet")], str(tmp_path / "out"), MinHashConfig())
+    rejected = {r[0]: r[1] for r in reject_pairs(StageOutput(str(tmp_path / "out")))}
+    # whitespace does not change code tokens; identifier case does (code tokens are case-preserving)
+    assert rejected == {"b": "a"}, rejected
+    assert summary.kept == 3

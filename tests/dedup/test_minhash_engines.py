@@ -32,6 +32,8 @@ def test_spark_and_local_outputs_are_byte_identical(tmp_path, spark):
     assert (local.kept, local.rejected, local.reasons) == (dist.kept, dist.rejected, dist.reasons)
     a, b = shard_bytes(tmp_path / "local"), shard_bytes(tmp_path / "spark")
     assert len(a) == 4 and a == b
+    report = (tmp_path / "local" / "_report.html").read_bytes()
+    assert report == (tmp_path / "spark" / "_report.html").read_bytes() and b"<svg" in report
     # the dialect-specific verification expressions agree on both engines
     query = "SELECT {agree}, {dot} FROM (SELECT {x} AS x, {y} AS y) t"
     spark_sql, duck = SparkDialect(spark), DuckDialect(duckdb.connect())
