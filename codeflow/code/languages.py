@@ -357,5 +357,7 @@ def get_parser(name: str) -> Parser:
 def comment_node_types(name: str) -> frozenset[str]:
     """Named node types of a grammar that are comments (``comment``, ``line_comment``, ``block_comment`` ...)."""
     lang = get_language(name)
-    return frozenset(lang.node_kind_for_id(i) for i in range(lang.node_kind_count)
-                     if lang.node_kind_is_named(i) and "comment" in (lang.node_kind_for_id(i) or ""))
+    kinds = (lang.node_kind_for_id(i) or "" for i in range(lang.node_kind_count) if lang.node_kind_is_named(i))
+    # Not comments: SQL's ``COMMENT ON`` statement and its keyword.
+    return frozenset(k for k in kinds if "comment" in k and not k.endswith("_statement")
+                     and not k.startswith("keyword_"))

@@ -135,30 +135,32 @@ def error_detail(node, data: bytes) -> str:
 
 
 def tree_metrics(tree, language: str) -> dict:
-    """Max depth, function-level node count and comment bytes in one cursor walk (ints only, no strings)."""
+    """Max depth, function-level node count and comment bytes in one preorder cursor walk (int compares only).
+
+    A comment node's subtree is not entered: grammars nest comment-named nodes (Rust ``line_comment`` holds a
+    ``doc_comment`` and a marker, Lua ``comment`` holds ``comment_content``), and only the outermost counts.
+    """
     funcs, comments = _kind_ids(language)
     cursor = tree.walk()
     first_child, next_sibling, parent = cursor.goto_first_child, cursor.goto_next_sibling, cursor.goto_parent
     depth = max_depth = n_funcs = comment_bytes = 0
     while True:
-        if first_child():
-            depth += 1
-            if depth > max_depth:
-                max_depth = depth
-            continue
-        node = cursor.node  # a leaf: comments are leaves in every registry grammar
-        if node.kind_id in comments:
+        node = cursor.node
+        kid = node.kind_id
+        if kid in comments:
             comment_bytes += node.end_byte - node.start_byte
+        else:
+            if kid in funcs:
+                n_funcs += 1
+            if first_child():
+                depth += 1
+                if depth > max_depth:
+                    max_depth = depth
+                continue
         while not next_sibling():
             if not parent():
                 return {"max_depth": max_depth, "function_count": n_funcs, "_comment_bytes": comment_bytes}
             depth -= 1
-            node = cursor.node
-            kid = node.kind_id
-            if kid in funcs:
-                n_funcs += 1
-            elif kid in comments:  # block comments with children (doc comments in some grammars)
-                comment_bytes += node.end_byte - node.start_byte
 
 
 def parse_checked(data: bytes, language: str) -> tuple[str, object, object | None]:

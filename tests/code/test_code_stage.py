@@ -53,6 +53,7 @@ def test_valid_code_in_every_registry_language_is_kept(tmp_path) -> None:
         assert row["size"] == len(files[row["path"]]) and row["repo"] == "sample" and len(row["commit"]) == 40
         assert row["lines"] == len(row["content"].splitlines())
         assert row["node_count"] > 0 and row["max_depth"] > 0 and 0 < row["alnum_ratio"] < 1
+        assert 0 <= row["comment_ratio"] <= 1
     by_path = {r["path"]: r for r in kept}
     assert by_path["bin/wordcount"]["language"] == "python"  # shebang, no extension
     assert by_path["src/python/stats.py"]["function_count"] == 5  # class, __init__, push, stdev, summarize
@@ -97,6 +98,24 @@ def test_truncated_copy_is_a_syntax_error_inside_the_broken_construct(path: str,
 def test_syntax_error_position(path: str, src: bytes, expected: str) -> None:
     v = validate_file(path, src, len(src))
     assert (v.reason, v.detail) == ("syntax_error", expected)
+
+
+def test_comment_ratio_counts_nested_comment_nodes_once() -> None:
+    # Rust doc comments nest (line_comment > doc_comment + marker); Lua comments hold comment_content.
+    for path, src in (("a.rs", b"/// Adds one.\n/// Really.\nfn f(x: i32) -> i32 { x + 1 }\n"),
+                      ("a.lua", b"-- a comment\nlocal x = 1\n")):
+        v = validate_file(path, src, len(src))
+        comment = sum(len(line) for line in src.split(b"\n") if line.startswith((b"//", b"--")))
+        n_lines = sum(1 for line in src.split(b"\n") if line.startswith((b"//", b"--")))
+        # Rust's doc-comment node includes its newline, Lua's comment does not: both are one count per comment.
+        assert comment / len(src) <= v.metrics["comment_ratio"] <= (comment + n_lines) / len(src), path
+
+
+def test_max_depth_and_function_count_exact() -> None:
+    src = b"def f():\n    def g():\n        return 1\n    return g\n"
+    v = validate_file("a.py", src, len(src))
+    # module > function_definition > block > function_definition > block > return_statement > integer
+    assert (v.metrics["function_count"], v.metrics["max_depth"]) == (2, 6)
 
 
 def test_c_header_with_cpp_falls_back_to_cpp() -> None:
