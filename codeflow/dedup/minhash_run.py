@@ -38,6 +38,7 @@ from codeflow.stage import config_dict, config_hash
 from codeflow.ui import now
 
 NearConfig = MinHashConfig | SemanticConfig
+SIGN_BATCH = 8192
 BANDS_SCHEMA = pa.schema([("band", pa.int32()), ("bkey", pa.int64()), ("uid", pa.int64())])
 DOCS_SCHEMA = pa.schema([("uid", pa.int64()), ("id", pa.string()), ("unit", pa.int32()), ("rowno", pa.int64()),
                          ("score", pa.float64()), ("stars", pa.float64()), ("sig", pa.list_(pa.int64()))])
@@ -77,11 +78,15 @@ def sign_batch(batch: ValidatedBatch, cfg: NearConfig, unit_index: int) -> tuple
     if col is None or table.num_rows == 0:
         return BANDS_SCHEMA.empty_table(), DOCS_SCHEMA.empty_table()
     texts = table.column(col).combine_chunks()
-    if isinstance(cfg, SemanticConfig):
-        sig, keys, has = semantic_sign(texts.to_pylist(), cfg)
-    else:
-        signed = sign_texts(texts, cfg, resolve_tokenizer(cfg.tokenizer, col))
-        sig, keys, has = signed.sig.view(np.int64), signed.keys, signed.n_shingles > 0
+    parts = []
+    for lo in range(0, len(texts), SIGN_BATCH):  # bounded memory for the flat token arrays of a big unit
+        chunk = texts.slice(lo, SIGN_BATCH)
+        if isinstance(cfg, SemanticConfig):
+            parts.append(semantic_sign(chunk.to_pylist(), cfg))
+        else:
+            signed = sign_texts(chunk, cfg, resolve_tokenizer(cfg.tokenizer, col))
+            parts.append((signed.sig.view(np.int64), signed.keys, signed.n_shingles > 0))
+    sig, keys, has = (np.concatenate([p[i] for p in parts]) for i in range(3))
     rows = batch.rows.to_numpy().astype(np.int64)
     uid = (np.int64(unit_index) << np.int64(32)) | rows
     idx = np.flatnonzero(has)
@@ -137,6 +142,37 @@ def _cluster(cfg: NearConfig, out: StageOutput, engine: str) -> dict[str, int]:
                          decisions_dir, verify=verify, need=need, k=k, memory_limit=cfg.memory_limit)
 
 
+def _reset_stale_work(out: StageOutput, chash: str) -> None:
+    """Scratch files of a killed run with another config (or of another stage) must not be resumed into."""
+    stamp = out.work_path("near_config")
+    if out.fs.exists(stamp):
+        with out.fs.open(stamp, "rb") as f:
+            if f.read().decode() == chash:
+                return
+    if out.fs.exists(out.work_path()):
+        out.fs.rm(out.work_path(), recursive=True)
+    atomic_write_bytes(out.fs, stamp, chash.encode())
+
+
+def _signatures_and_clusters(cfg: NearConfig, out: StageOutput, units: list[str], root: str, engine: str,
+                             workers: int, stage: str) -> dict[str, int]:
+    """Phases 1 and 2; each resumes from its own committed files."""
+    n = len(units)
+    docs_dir = out.work_path("nd_docs")
+    map_units(SignatureJob(cfg, out.url, tuple(units), root), n, engine, workers, out, f"{stage} signatures",
+              count_done=lambda: len(out.fs.glob(posixpath.join(docs_dir, "part-*.parquet"))))
+    done_flag = out.work_path("decisions.done")
+    if out.fs.exists(done_flag):
+        with out.fs.open(done_flag, "rb") as f:
+            return json.load(f)
+    decisions_dir = out.work_path("decisions")
+    if out.fs.exists(decisions_dir):
+        out.fs.rm(decisions_dir, recursive=True)
+    cluster_stats = _cluster(cfg, out, engine) if n else {}
+    atomic_write_bytes(out.fs, done_flag, json.dumps(cluster_stats).encode())
+    return cluster_stats
+
+
 def run_near_dedup(units: list[str], out_url: str, cfg: NearConfig | None = None, engine: str = "local",
                    workers: int = 1, overwrite: bool = False) -> RunSummary:
     """MinHash (``MinHashConfig``) or semantic (``SemanticConfig``) dedup of ``units`` into ``out_url``."""
@@ -146,25 +182,20 @@ def run_near_dedup(units: list[str], out_url: str, cfg: NearConfig | None = None
     out = StageOutput(out_url)
     if overwrite:
         out.clear()
-    out.check_config(config_hash(stage, cfg))
+    chash = config_hash(stage, cfg)
+    out.check_config(chash)
+    _reset_stale_work(out, chash)
     resumed = len(out.committed_markers())
     root = common_root(units)
     n = len(units)
-    docs_dir = out.work_path("nd_docs")
-    map_units(SignatureJob(cfg, out_url, tuple(units), root), n, engine, workers, out, f"{stage} signatures",
-              count_done=lambda: len(out.fs.glob(posixpath.join(docs_dir, "part-*.parquet"))))
-    done_flag = out.work_path("decisions.done")
     stats_path = out.path("_clusters.json")
-    if out.fs.exists(done_flag):
-        with out.fs.open(done_flag, "rb") as f:
+    if resumed == n and out.fs.exists(stats_path):  # every shard committed: nothing left to cluster
+        with out.fs.open(stats_path, "rb") as f:
             cluster_stats = json.load(f)
     else:
-        decisions_dir = out.work_path("decisions")
-        if out.fs.exists(decisions_dir):
-            out.fs.rm(decisions_dir, recursive=True)
-        cluster_stats = _cluster(cfg, out, engine) if n else {}
-        atomic_write_bytes(out.fs, done_flag, json.dumps(cluster_stats).encode())
-    atomic_write_bytes(out.fs, stats_path, (json.dumps(cluster_stats, indent=2, sort_keys=True) + "\n").encode())
+        cluster_stats = _signatures_and_clusters(cfg, out, units, root, engine, workers, stage)
+        atomic_write_bytes(out.fs, stats_path,
+                           (json.dumps(cluster_stats, indent=2, sort_keys=True) + "\n").encode())
     map_units(FilterJob(cfg, out_url, tuple(units), root, stage, reason), n, engine, workers, out,
               f"{stage} filter")
     schema = _first_schema(out) or DOCS_SCHEMA

@@ -10,8 +10,9 @@ import time
 
 from planted import planted_corpus, write_units
 
+from codeflow.dedup.exact_run import common_root
 from codeflow.dedup.minhash import MinHashConfig
-from codeflow.dedup.minhash_run import run_near_dedup
+from codeflow.dedup.minhash_run import SignatureJob, run_near_dedup
 
 
 def shard_bytes(folder) -> dict[str, bytes]:
@@ -55,3 +56,19 @@ def test_kill_and_resume_gives_the_uninterrupted_result(tmp_path):
         summary = run_near_dedup(units, str(out), cfg)
         assert shard_bytes(out) == expected, name
         assert summary.rows_in == summary.kept + summary.rejected == len(docs)
+
+
+def test_rerun_is_a_no_op_and_stale_scratch_of_another_config_is_not_reused(tmp_path):
+    docs = planted_corpus(n_families=6, singles=6, seed=9)
+    units = write_units(docs, tmp_path, n_units=2)
+    out = tmp_path / "out"
+    first = run_near_dedup(units, str(out), MinHashConfig(threshold=0.9))
+    again = run_near_dedup(units, str(out), MinHashConfig(threshold=0.9))
+    assert (again.shards_new, again.shards_resumed) == (0, 2) and again.rejected == first.rejected
+    # a run killed after its signature phase leaves scratch behind; another config must not resume from it
+    other = tmp_path / "other"
+    SignatureJob(MinHashConfig(threshold=0.9, ngram=2), str(other), tuple(units), common_root(units))(0)
+    (other / "_work" / "near_config").write_text("stale")
+    fresh = run_near_dedup(units, str(tmp_path / "fresh"), MinHashConfig(threshold=0.6))
+    reused = run_near_dedup(units, str(other), MinHashConfig(threshold=0.6))
+    assert shard_bytes(other) == shard_bytes(tmp_path / "fresh") and reused.rejected == fresh.rejected
