@@ -101,6 +101,8 @@ def main() -> None:
         }
         ms = time_interleaved(methods, args.context, B, args.steps, args.warmup, args.device, cfg.vocab_size)
         t_dense, t_naive, t_clp = ms["dense"], ms["naive"], ms["clp"]
+        if B == 1:
+            clp_b1 = t_clp / t_dense
         print(
             f"| {B} | {t_dense:.2f} | {t_naive:.2f} | {t_clp:.2f} | {t_naive / t_dense:.2f}x "
             f"| {t_clp / t_dense:.2f}x | {t_clp / t_naive:.2f}x |"
@@ -113,6 +115,10 @@ def main() -> None:
         f"vanilla {cfg.n_loops}-loop {v / 2**20:.2f} MiB"
     )
     print(f"PLT / dense = {p / d:.4f}x   PLT / vanilla loop = {p / v:.4f}x")
+    verdict = {True: "met", False: "MISSED"}
+    if 1 in args.batch:
+        print(f"targets: CLP step <= 1.3x dense at batch 1: {verdict[clp_b1 <= 1.3]} ({clp_b1:.2f}x); ", end="")
+    print(f"cache <= 1.05x dense: {verdict[p / d <= 1.05]} ({p / d:.3f}x)")
 
 
 if __name__ == "__main__":
