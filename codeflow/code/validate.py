@@ -44,15 +44,18 @@ class Verdict:
 
 
 @cache
-def _kind_ids(language: str) -> tuple[frozenset[int], frozenset[int]]:
-    """Kind ids of function-level and comment nodes, so the walk compares ints instead of strings."""
+def _kind_classes(language: str) -> bytes:
+    """Kind id -> 1 for function-level nodes, 2 for comments, 0 otherwise: one byte index per node in the walk."""
     from codeflow.code.languages import comment_node_types
 
     lang = get_language(language)
-    funcs = frozenset(i for t in LANGUAGES[language].fim_node_types["function"]
-                      for i in [lang.id_for_node_kind(t, True)] if i)
-    comments = frozenset(i for t in comment_node_types(language) for i in [lang.id_for_node_kind(t, True)] if i)
-    return funcs, comments
+    table = bytearray(lang.node_kind_count + 1)
+    for t in LANGUAGES[language].fim_node_types["function"]:
+        table[lang.id_for_node_kind(t, True) or 0] = 1
+    for t in comment_node_types(language):
+        table[lang.id_for_node_kind(t, True) or 0] = 2
+    table[0] = 0
+    return bytes(table)
 
 
 def is_vendored(path: str, dirs: tuple[str, ...]) -> str | None:
@@ -140,17 +143,17 @@ def tree_metrics(tree, language: str) -> dict:
     A comment node's subtree is not entered: grammars nest comment-named nodes (Rust ``line_comment`` holds a
     ``doc_comment`` and a marker, Lua ``comment`` holds ``comment_content``), and only the outermost counts.
     """
-    funcs, comments = _kind_ids(language)
+    classes = _kind_classes(language)
     cursor = tree.walk()
     first_child, next_sibling, parent = cursor.goto_first_child, cursor.goto_next_sibling, cursor.goto_parent
     depth = max_depth = n_funcs = comment_bytes = 0
     while True:
         node = cursor.node
-        kid = node.kind_id
-        if kid in comments:
+        cls = classes[node.kind_id]
+        if cls == 2:
             comment_bytes += node.end_byte - node.start_byte
         else:
-            if kid in funcs:
+            if cls:
                 n_funcs += 1
             if first_child():
                 depth += 1
