@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import random
 import re
-from bisect import bisect_right
 from dataclasses import dataclass
 
 
@@ -60,7 +59,3 @@ def line_span(text: str, rng: random.Random, max_lines: int = 15, tries: int = 8
             break
     return span
 
-
-def line_of(starts: list[int], offset: int) -> int:
-    """0-based line number holding ``offset`` (for reports)."""
-    return max(0, bisect_right(starts, offset) - 1)
