@@ -15,7 +15,8 @@ TEXTS = [
     "def f(a, b):\n    return a+b  # sum\n", "x\u00a0y\u2028z İstanbul ǅemal ß", "!!!", "a b c d e f g h i j k l",
     "for (int i = 0; i < n; ++i) { s += a[i]; }",
 ]
-ALPHABET = st.sampled_from(list("abcXYZ019_ \n\t.,;(){}+-*/=\"'#é東ßİ\u00a0\u2028") + ["foo", "Bar ", "δ"])
+ALPHABET = st.sampled_from(list("abcXYZ019_ \n\t\v\f\r.,;(){}+-*/=\"'#é東ßİ\u00a0\u2028\u3000")
+                           + ["foo", "Bar ", "δ", "x.y"])
 
 
 def check_equal(texts: list[str], cfg: MinHashConfig, mode: str) -> None:
