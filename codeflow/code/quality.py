@@ -81,6 +81,7 @@ class CodeConfig:
     languages: tuple[str, ...] = ()             # keep only these registry languages (empty: all)
     ast_metrics: bool = True                    # depth / function count / comment ratio (one tree walk)
     files_per_batch: int = 2000                 # repo files per Arrow batch (bounds memory per worker)
+    split: int = 1                              # units per repository (in the hash: resuming another split is refused)
 
     def thresholds_for(self, language: str) -> QualityThresholds:
         for name, t in self.language_thresholds:

@@ -6,6 +6,7 @@ The CLI and the demo call these; Python users can too (they return the ``RunSumm
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import replace
 
 from codeflow.code.quality import CodeConfig
 from codeflow.code.report import write_report
@@ -19,7 +20,7 @@ def run_code_repos(repo_list: str, out: str, config: CodeConfig | None = None, e
                    workers: int = 1, overwrite: bool = False, cache_dir: str | None = None,
                    split: int = 1) -> RunSummary:
     """One unit (and one shard) per repository line of ``repo_list`` in file order, or ``split`` per repository."""
-    cfg = config or CodeConfig()
+    cfg = replace(config or CodeConfig(), split=split)
     units = split_units(read_repo_list(repo_list), split)
     source = RepoSource(max_bytes=cfg.max_bytes, files_per_batch=cfg.files_per_batch, cache_dir=cache_dir)
     summary = run_map_stage(CodeStage(cfg), source, units, out, engine=engine, workers=workers, overwrite=overwrite)
