@@ -7,19 +7,23 @@ All three run on the same generated corpus in the same run, with the same parame
   Parquet shards and rejects), and the signature kernel alone (``sign_texts``);
 - **datatrove** 0.10: ``MinhashDedupSignature`` -> ``MinhashDedupBuckets`` -> ``MinhashDedupCluster`` ->
   ``MinhashDedupFilter`` on ``LocalPipelineExecutor`` reading the same Parquet files; its English word
-  tokenizer needs spacy, so it gets ``str.split`` (the cheapest possible tokenizer: this flatters datatrove;
-  the text is lowercase words, so every tool sees the same tokens);
+  tokenizer needs spacy, so it gets ``str.split`` after its own ``simplify_text`` (lowercase, punctuation
+  removed): the cheapest possible tokenizer, which flatters datatrove;
 - **datasketch** 2.0: ``MinHash(num_perm=112).update_batch`` per document, ``MinHashLSH(params=(14, 8))``
   insert + query, then union-find over the returned pairs (how text-dedup/bigcode V1 use it).
 
 "Per core" is documents per CPU-second (user + system of this process and its waited-for children, duckdb's
-threads included), which stays meaningful on a shared, loaded machine; wall seconds are printed too.
+threads included), which stays meaningful on a shared, loaded machine; wall seconds are printed too. The
+tools run in interleaved rounds (``--repeat``, default 3) and each tool's best round is reported.
 
 Quality: the corpus plants families (a random base document and copies with 1, 2, 3, 5 or 10 substituted
 words, so true similarities straddle the threshold); a *pair* is a true duplicate when the exact Jaccard of
 its shingle sets is >= 0.8. Every predicted pair (same cluster) is checked exactly, and all within-family
 pairs are the candidate ground truth (random documents over a 20k vocabulary share no 5-gram). P/R/F1 are
 over pairs in the same cluster.
+
+The text is synthetic prose: words from a 20k vocabulary, some with a trailing comma or period, some
+capitalized, so every tool's tokenizer does real work.
 
     python bench/dedup.py                       # 20k docs of 100 words
     python bench/dedup.py --docs 50000 --words 200
@@ -69,6 +73,8 @@ def make_corpus(n_docs: int, words: int, seed: int = 0, family_share: float = 0.
     """(ids, texts, family of each doc or -1): families of 4 (base + 3 edited copies) plus random singles."""
     rng = random.Random(seed)
     vocab = [f"{rng.choice('bcdfgklmnprstvz')}{rng.choice('aeiou')}{rng.choice('lmnrst')}{i}" for i in range(20000)]
+    # prose-like: every 8th word on average ends a clause ("," / ".") and a sentence starts capitalized
+    vocab += [w + p for w in vocab[:4000] for p in (",", ".")] + [w.capitalize() for w in vocab[:4000]]
     texts, family = [], []
     n_fam = int(n_docs * family_share) // 4
     for f in range(n_fam):
@@ -328,6 +334,7 @@ def main() -> None:
     ap.add_argument("--docs", type=int, default=20000)
     ap.add_argument("--words", type=int, default=100)
     ap.add_argument("--units", type=int, default=4)
+    ap.add_argument("--repeat", type=int, default=3, help="rounds; each tool's best round is reported")
     ap.add_argument("--million", action="store_true", help="also measure clustering peak RSS at 1M short docs")
     ap.add_argument("--million-docs", type=int, default=1_000_000)
     ap.add_argument("--budgets", default="256MB,1GB,4GB", help="duckdb memory limits for the 1M clustering runs")
@@ -343,13 +350,20 @@ def main() -> None:
         truth = Truth(ids, texts, family)
         n = len(texts)
         print(f"corpus: {n:,} docs x {args.words} words, {len(truth.pairs):,} true pairs (J >= {THRESHOLD}), "
-              f"{args.units} Parquet files; {BANDS} bands x {ROWS} rows, {NGRAM}-grams; 1 worker each")
-        results = {"ours": run_ours(units, work, texts)}
+              f"{args.units} Parquet files; {BANDS} bands x {ROWS} rows, {NGRAM}-grams; 1 worker each; "
+              f"best of {args.repeat} interleaved rounds")
         skip = set(args.skip.split(","))
-        if "datatrove" not in skip:
-            results["datatrove"] = run_datatrove(units, work)
-        if "datasketch" not in skip:
-            results["datasketch"] = run_datasketch(ids, texts)
+        tools = {"ours": lambda: run_ours(units, work, texts), "datatrove": lambda: run_datatrove(units, work),
+                 "datasketch": lambda: run_datasketch(ids, texts)}
+        results: dict = {}
+        for _ in range(args.repeat):  # rounds interleave the tools; the best round of each counts
+            for name, fn in tools.items():
+                if name in skip:
+                    continue
+                sig, e2e, clusters = fn()
+                best = results.get(name)
+                results[name] = (sig if best is None or sig.cpu < best[0].cpu else best[0],
+                                 e2e if best is None or e2e.cpu < best[1].cpu else best[1], clusters)
         print("\n| tool | signatures docs/s per core | end-to-end docs/s per core | end-to-end wall | P | R | F1 |")
         print("|---|---|---|---|---|---|---|")
         rates = {}
