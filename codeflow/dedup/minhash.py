@@ -39,6 +39,7 @@ BAND_SEED = 0x13198A2E03707344     # start value of a band fold (xor the band in
 SPACES = r"\t\n\v\f\r "
 WORD_CLASS = r"\pL\pN_"
 TOKENIZERS = ("auto", "words", "code")
+ASCII_PUNCT = "".join(c for c in map(chr, range(33, 127)) if not c.isalnum() and c != "_")
 
 
 @dataclass(frozen=True)
@@ -126,8 +127,16 @@ def token_table(texts: pa.Array, mode: str) -> tuple[pa.Array, np.ndarray]:
     pieces_lists = pc.ascii_split_whitespace(texts)
     pieces = pc.list_flatten(pieces_lists)
     parents = pc.list_parent_indices(pieces_lists).to_numpy()
+    if mode == "words":
+        # prose: "end." / "(aside" -> strip ASCII punctuation at the ends; if what is left is ASCII letters and
+        # digits (or nothing), that is the piece's only token, exactly what the regex split would give
+        trimmed = pc.ascii_trim(pieces, characters=ASCII_PUNCT)
+        ok = pc.or_(pc.ascii_is_alnum(trimmed), pc.equal(pc.binary_length(trimmed), 0))
+        pieces = pc.if_else(ok, trimmed, pieces)
+    else:
+        ok = pc.ascii_is_alnum(pieces)
     # all ASCII letters/digits -> already a final token (every Unicode table agrees on ASCII); the rest -> RE2
-    dirty = pc.invert(pc.ascii_is_alnum(pieces)).to_numpy(zero_copy_only=False)
+    dirty = pc.invert(ok).to_numpy(zero_copy_only=False)
     if dirty.any():
         sub_in = pieces.filter(pa.array(dirty))
         if mode == "code":
