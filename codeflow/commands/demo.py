@@ -25,5 +25,11 @@ def demo(lake: str, engine: str, fresh: bool) -> None:
         console.print(f"[bold cyan]demo:[/] {name}")
         summaries.extend(step(lake, engine))
     print_summary(summaries)
+    fs, root = to_fs(lake)
+    reports = sorted(p for p in fs.find(root) if p.endswith(".html") and "/_work/" not in p) if fs.exists(root) else []
+    if reports:
+        click.echo("\nHTML reports (open in a browser):")
+        for p in reports:
+            click.echo(f"  {p}")
     click.echo(f"\noutput: {lake}  (read it with pyarrow, duckdb, polars: e.g. "
                f"duckdb -c \"select * from '{lake}/dedup_exact/sample_docs/*.parquet' limit 5\")")
