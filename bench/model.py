@@ -37,10 +37,13 @@ def fill(cache, context: int, W1: int | None = None) -> None:
         cache.loc_pos.copy_((context - 1 - torch.remainder(context - 1 - j, W1)).expand_as(cache.loc_pos))
 
 
-def time_interleaved(methods: dict, context: int, batch: int, steps: int, warmup: int, device: str, vocab: int):
-    """Median milliseconds of one decode step per method at a fixed context length.
+def time_interleaved(
+    methods: dict, context: int, batch: int, steps: int, warmup: int, device: str, vocab: int, stat: str = "median"
+):
+    """Milliseconds of one decode step per method at a fixed context length (median or min over steps).
 
-    Methods take turns step by step, so drifting load on a shared machine hits all of them alike.
+    Methods take turns step by step, so drifting load on a shared machine hits all of them alike; on a machine
+    shared with other jobs use ``min`` (interference only ever adds time, as timeit's docs argue).
     """
     tok = torch.randint(0, vocab, (batch,), device=device)
     for _, cache, W1 in methods.values():
@@ -57,7 +60,8 @@ def time_interleaved(methods: dict, context: int, batch: int, steps: int, warmup
                 torch.cuda.synchronize()
             if i >= warmup:
                 times[name].append((time.perf_counter() - t0) * 1e3)
-    return {name: statistics.median(ts) for name, ts in times.items()}
+    agg = statistics.median if stat == "median" else min
+    return {name: agg(ts) for name, ts in times.items()}
 
 
 def main() -> None:
@@ -71,6 +75,7 @@ def main() -> None:
     ap.add_argument("--cache-context", type=int, default=4096, help="context for the KV-bytes comparison")
     ap.add_argument("--device", default="cpu")
     ap.add_argument("--dtype", default="float32", choices=["float32", "bfloat16", "float16"])
+    ap.add_argument("--stat", default="median", choices=["median", "min"], help="aggregate over timed steps")
     ap.add_argument("--threads", type=int, default=None, help="torch.set_num_threads on CPU")
     args = ap.parse_args()
     if args.threads:
@@ -87,7 +92,7 @@ def main() -> None:
     print(
         f"# preset={args.preset} R={cfg.n_loops} L={cfg.n_layer} d={cfg.d_model} W={cfg.window_left} "
         f"params={plt.num_params() / 1e6:.1f}M device={args.device} dtype={args.dtype} "
-        f"threads={torch.get_num_threads()} context={args.context}"
+        f"threads={torch.get_num_threads()} context={args.context} stat={args.stat} of {args.steps} steps"
     )
     print("\n| batch | dense ms | naive ms | CLP ms | naive / dense | CLP / dense | CLP / naive |")
     print("|---:|---:|---:|---:|---:|---:|---:|")
@@ -99,7 +104,9 @@ def main() -> None:
             "naive": (lambda x, c: decode_step_naive(plt, x, c), PLTCache.empty(cfg, B, S, args.device, dtype), W1),
             "clp": (lambda x, c: decode_step_clp(plt, x, c), PLTCache.empty(cfg, B, S, args.device, dtype), W1),
         }
-        ms = time_interleaved(methods, args.context, B, args.steps, args.warmup, args.device, cfg.vocab_size)
+        ms = time_interleaved(
+            methods, args.context, B, args.steps, args.warmup, args.device, cfg.vocab_size, args.stat
+        )
         t_dense, t_naive, t_clp = ms["dense"], ms["naive"], ms["clp"]
         if B == 1:
             clp_b1 = t_clp / t_dense
