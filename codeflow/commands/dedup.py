@@ -69,4 +69,7 @@ def dedup(mode: str, inputs: tuple[str, ...], out: str, text_column: str | None,
         else:
             near = SemanticConfig(encoder=encoder, bands=bands or 16, threshold=threshold or 0.9, **common)
         summary = run_near_dedup(units, out, near, engine=engine, workers=workers, overwrite=overwrite)
+        print_summary([summary])
+        click.echo(f"report: {out.rstrip('/')}/_report.html")
+        return
     print_summary([summary])
