@@ -45,11 +45,14 @@ class Verdict:
 
 @cache
 def _kind_classes(language: str) -> bytes:
-    """Kind id -> 1 for function-level nodes, 2 for comments, 0 otherwise: one byte index per node in the walk."""
+    """Kind id -> 1 for function-level nodes, 2 for comments, 0 otherwise: one byte index per node in the walk.
+
+    65536 entries: ERROR nodes have kind id 65535 (``ts_builtin_sym_error``), past ``node_kind_count``.
+    """
     from codeflow.code.languages import comment_node_types
 
     lang = get_language(language)
-    table = bytearray(lang.node_kind_count + 1)
+    table = bytearray(max(lang.node_kind_count + 1, 1 << 16))
     for t in LANGUAGES[language].fim_node_types["function"]:
         table[lang.id_for_node_kind(t, True) or 0] = 1
     for t in comment_node_types(language):
