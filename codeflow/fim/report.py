@@ -1,12 +1,12 @@
 """Self-contained HTML report of a FIM run: split kinds, levels, fallbacks and middle lengths per language.
 
-Inline SVG only (no scripts, no network assets), so it opens from a lake folder or a CI artifact. Reads only
-the small columns of the kept shards (middle lengths are computed shard by shard with Arrow kernels).
+Built from :mod:`codeflow.html_report`: inline SVG only (no scripts, no network assets), so it opens from a lake
+folder or a CI artifact, and deterministic. Reads only the small columns of the kept shards (middle lengths are
+computed shard by shard with Arrow kernels).
 """
 
 from __future__ import annotations
 
-import html
 import json
 from collections import Counter, defaultdict
 
@@ -14,7 +14,8 @@ import numpy as np
 import pyarrow.compute as pc
 
 from codeflow.fim.sample import ALL_KINDS
-from codeflow.lake import StageOutput
+from codeflow.html_report import Html, esc, kv_table, page, table
+from codeflow.lake import StageOutput, atomic_write_bytes
 
 COLORS = {"char": "#4e79a7", "line": "#f28e2b", "ast_expression": "#59a14f", "ast_statement": "#76b7b2",
           "ast_function": "#e15759", "none": "#bab0ac"}
@@ -64,7 +65,7 @@ def _bar(counts: Counter, order: list[str], width: int = 560) -> str:
         w = width * counts.get(k, 0) / total
         if w:
             parts.append(f'<rect x="{x:.1f}" y="0" width="{w:.1f}" height="18" fill="{COLORS.get(k, "#999")}">'
-                         f"<title>{html.escape(k)}: {counts[k]}</title></rect>")
+                         f"<title>{esc(k)}: {counts[k]}</title></rect>")
         x += w
     return f'<svg width="{width}" height="18" role="img">{"".join(parts)}</svg>'
 
@@ -98,7 +99,7 @@ def _hist(lens: np.ndarray, color: str, width: int = 260, height: int = 60, bins
 
 
 def render(data: dict, title: str, stats: dict | None = None) -> str:
-    esc = html.escape
+    """The report page for :func:`collect`'s data; ``stats`` (the run counters) are printed as they are."""
     kinds, per_lang = data["kinds"], data["per_lang"]
     total = sum(kinds.values())
     vmax = max((float(v.max()) for v in data["mids"].values() if v.size), default=1.0)
@@ -107,41 +108,32 @@ def render(data: dict, title: str, stats: dict | None = None) -> str:
     for lang in sorted(per_lang, key=lambda lang_: (-sum(per_lang[lang_].values()), lang_)):
         c = per_lang[lang]
         lens = data["mids"].get(lang, np.zeros(0))
-        med = f"{np.median(lens):.0f}" if lens.size else "–"
-        rows.append(f"<tr><td>{esc(lang)}</td><td>{sum(c.values())}</td>"
-                    + "".join(f"<td>{c.get(k, 0)}</td>" for k in ALL_KINDS)
-                    + f"<td>{_bar(c, list(ALL_KINDS), 200)}</td><td>{med}</td><td>{_range_bar(lens, vmax)}</td></tr>")
+        rows.append([lang, sum(c.values()), *(c.get(k, 0) for k in ALL_KINDS), Html(_bar(c, list(ALL_KINDS), 160)),
+                     round(float(np.median(lens))) if lens.size else "–", Html(_range_bar(lens, vmax, 200))])
+    per_lang_table = table(["language", "samples", *ALL_KINDS, "mix", "median middle (chars)",
+                            "middle length p10–p90 (log)"], rows)
     kind_hists = "".join(f"<div class=card><b>{k}</b> (n={data['mids_kind'][k].size}, median "
                          f"{np.median(data['mids_kind'][k]):.0f})<br>{_hist(data['mids_kind'][k], COLORS[k])}</div>"
                          for k in ALL_KINDS if k in data["mids_kind"] and data["mids_kind"][k].size)
-    fb = "".join(f"<tr><td>{esc(k)}</td><td>{v}</td></tr>" for k, v in data["fallbacks"].most_common()) \
-        or "<tr><td colspan=2>none</td></tr>"
     ctx = data["context"]
     ctx_html = (f"<p>context files per sample: mean {ctx.mean():.1f}, max {int(ctx.max())}</p>"
                 f"{_hist(ctx, '#7f7f7f')}" if ctx.size and ctx.max() > 0 else "<p>file level: no context</p>")
     stats_html = f"<pre>{esc(json.dumps(stats, indent=1, sort_keys=True))}</pre>" if stats else ""
-    return f"""<!doctype html><html><head><meta charset="utf-8"><title>{esc(title)}</title><style>
-body{{font:14px system-ui,sans-serif;margin:24px;color:#222}} table{{border-collapse:collapse}}
-td,th{{border-bottom:1px solid #eee;padding:3px 8px;text-align:right}} td:first-child,th:first-child{{text-align:left}}
-.card{{display:inline-block;margin:6px 12px 6px 0;vertical-align:top}}</style></head><body>
-<h1>{esc(title)}</h1>
+    return page(title, f"""<h1>{esc(title)}</h1>
 <p>{total} samples · levels: {esc(", ".join(f"{k}={v}" for k, v in sorted(data["levels"].items())))}</p>
 <h2>Split kinds</h2><p>{legend}</p>{_bar(kinds, list(ALL_KINDS))}
 <p>{esc(", ".join(f"{k}={kinds.get(k, 0)}" for k in ALL_KINDS))}</p>
-<h2>Per language</h2><table><tr><th>language</th><th>samples</th>{"".join(f"<th>{k}</th>" for k in ALL_KINDS)}
-<th>mix</th><th>median middle (chars)</th><th>middle length p10–p90 (log)</th></tr>{"".join(rows)}</table>
+<h2>Per language</h2>{per_lang_table}
 <h2>Middle length by split kind (chars, log bins)</h2>{kind_hists}
-<h2>Fallbacks (asked → applied)</h2><table>{fb}</table>
+<h2>Fallbacks (asked → applied)</h2>{kv_table(data["fallbacks"].most_common())}
 <h2>Repo context</h2>{ctx_html}
-<h2>Run counters</h2>{stats_html}
-</body></html>"""
+<h2>Run counters</h2>{stats_html}""")
 
 
 def write_report(out_url: str, stats: dict | None = None) -> str:
     """Write ``_report.html`` into the fim output folder; returns its path."""
     out = StageOutput(out_url)
-    page = render(collect(out), f"codeflow fim report: {out_url}", stats)
+    text = render(collect(out), f"codeflow fim report: {out_url}", stats)
     path = out.path(REPORT_NAME)
-    with out.fs.open(path, "w", encoding="utf-8") as f:
-        f.write(page)
+    atomic_write_bytes(out.fs, path, text.encode("utf-8"))
     return path
