@@ -26,8 +26,16 @@ test: $(STAMP)
 lint: $(STAMP)
 	$(BIN)/ruff check .
 
+# Benchmarks are not tests: each script times codeflow and its anchor (datatrove, datasketch, PyDriller,
+# git, ast.parse, a bare tree-sitter parse, a dense model) in the same run and prints the ratio.
+# bench/triplets.py needs a real repository with a long history: make bench TRIPLETS_REPO=/path/to/repo
 bench: $(STAMP)
-	@for b in bench/*.py; do echo "== $$b"; $(BIN)/python $$b || exit 1; done
+	$(BIN)/pip install -q -e ".[dev,bench]"
+	@for b in bench/clean_cc.py bench/dedup.py bench/code.py bench/fim.py bench/model.py; do \
+		echo "== $$b"; $(BIN)/python $$b || exit 1; done
+	@if [ -n "$(TRIPLETS_REPO)" ]; then echo "== bench/triplets.py"; \
+		$(BIN)/python bench/triplets.py --repo "$(TRIPLETS_REPO)"; \
+	else echo "== bench/triplets.py skipped: set TRIPLETS_REPO=/path/to/a/repo/with/1000+/commits"; fi
 
 clean:
 	rm -rf lake .pytest_cache .ruff_cache build *.egg-info
