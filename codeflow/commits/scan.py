@@ -52,6 +52,12 @@ class CommitInfo:
         return [f for f in self.files if f.cls not in paths.NOISE and f.cls not in ("binary", "special")]
 
 
+def restore_libgit2_defaults() -> None:
+    """Undo the scanner's process-wide libgit2 settings (other pygit2 code in the process expects defaults)."""
+    pygit2.settings.enable_strict_hash_verification(True)
+    pygit2.settings.cache_object_limit(ObjectType.BLOB, 0)
+
+
 class Scanner:
     """Lazily scans and caches ``CommitInfo`` for ranks of one repository's first-parent history."""
 

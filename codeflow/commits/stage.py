@@ -17,7 +17,7 @@ import pygit2
 from codeflow.commits import history
 from codeflow.commits.assemble import AssemblyError, build
 from codeflow.commits.config import TripletConfig
-from codeflow.commits.scan import Scanner
+from codeflow.commits.scan import Scanner, restore_libgit2_defaults
 from codeflow.commits.search import search, size_band
 from codeflow.records import TRIPLET_SCHEMA, rejects_table, stable_id
 from codeflow.repos import RepoEntry, RepoError, head_commit, open_repo
@@ -83,6 +83,15 @@ class TripletStage(Stage):
                                      f"{n} first-parent commits < min_history={cfg.min_history}", stats)
         starts = history.sample_starts(n, cfg.window, cfg.per_repo, cfg.seed, name)
         scanner = Scanner(repo, ids, cfg)
+        try:
+            return self._mine_repo(repo, name, location, ids, starts, scanner, stats)
+        finally:
+            restore_libgit2_defaults()  # the scanner's speed settings are process-wide: don't leak them
+
+    def _mine_repo(self, repo: pygit2.Repository, name: str, location: str, ids: list, starts: list[int],
+                   scanner: Scanner, stats: Counter) -> StageResult:
+        cfg = self.config
+        n = len(ids)
         try:
             # Scan the whole reachable region up front: the size band must not depend on which walks ran.
             last = min(n - 1, starts[-1] + cfg.max_walk_commits)
