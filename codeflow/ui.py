@@ -25,35 +25,31 @@ def set_quiet(quiet: bool) -> None:
 
 
 def run_with_progress(label: str, total: int, work: Callable[[], Any], done: Callable[[], int]) -> Any:
-    """Run ``work`` in a thread and draw a bar fed by ``done()`` (committed shards in the lake).
+    """Run ``work`` in this thread while a side thread draws a bar fed by ``done()`` (committed shards).
 
     Polling the lake instead of hooking the engines keeps one bar for datatrove and Spark alike, and it
-    counts resumed shards as already done.
+    counts resumed shards as already done. The work stays in the main thread so per-record time limits
+    (``codeflow.timeouts``, SIGALRM) and Ctrl-C behave the same as in the engines' worker processes.
     """
-    box: dict[str, Any] = {}
+    if _quiet or not sys.stderr.isatty():
+        return work()
+    stop = threading.Event()
+    with Progress(TextColumn("[bold]{task.description}"), BarColumn(), MofNCompleteColumn(),
+                  TimeElapsedColumn(), console=console, transient=False) as progress:
+        task = progress.add_task(label, total=total)
 
-    def target() -> None:
-        try:
-            box["result"] = work()
-        except BaseException as e:  # noqa: BLE001 - re-raised in the caller's thread
-            box["error"] = e
-
-    thread = threading.Thread(target=target, daemon=True)
-    thread.start()
-    show = not _quiet and sys.stderr.isatty()
-    if show:
-        with Progress(TextColumn("[bold]{task.description}"), BarColumn(), MofNCompleteColumn(),
-                      TimeElapsedColumn(), console=console, transient=False) as progress:
-            task = progress.add_task(label, total=total)
-            while thread.is_alive():
+        def poll() -> None:
+            while not stop.wait(0.5):
                 progress.update(task, completed=min(done(), total))
-                thread.join(0.5)
+
+        poller = threading.Thread(target=poll, daemon=True)
+        poller.start()
+        try:
+            return work()
+        finally:
+            stop.set()
+            poller.join()
             progress.update(task, completed=min(done(), total))
-    else:
-        thread.join()
-    if "error" in box:
-        raise box["error"]
-    return box.get("result")
 
 
 def summary_table(summaries: list[RunSummary]) -> Table:

@@ -57,6 +57,7 @@ class CleanCCConfig:
     max_page_bytes: int = 2 << 20  # larger payloads are rejected 'too_large' without being held in memory
     accept_mimes: tuple[str, ...] = ("text/html", "application/xhtml+xml")
     favor_precision: bool = True  # trafilatura: prefer less text but correct extraction
+    extraction_timeout_s: float = 30.0  # per page, HTML parse + code blocks + trafilatura; 0: no limit
     max_replacement_ratio: float = 0.01  # U+FFFD per character accepted when no charset fits
     min_text_chars: int = 200  # prose shorter than this after cleaning is 'empty_extraction'
     fence_code_in_text: bool = True  # put code blocks back into the document text as ``` fences

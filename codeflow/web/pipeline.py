@@ -21,6 +21,7 @@ from dataclasses import dataclass, field
 import pyarrow as pa
 
 from codeflow.records import CODE_BLOCK_SCHEMA, DOCUMENT_SCHEMA, REJECT_SCHEMA, stable_id
+from codeflow.timeouts import StepTimeout, time_limit
 from codeflow.web import html as H
 from codeflow.web import lid, quality, rules
 from codeflow.web.config import CleanCCConfig
@@ -30,7 +31,8 @@ from codeflow.web.warc import ReadProblem, WarcRecord, iter_warc
 STAGE = "clean_cc"
 # Funnel order of document reject reasons (the report draws the funnel in this order).
 REASONS = ("warc_read_error", "truncated_record", "http_status", "not_html", "too_large", "decode_error",
-           "parse_error", "empty_extraction", "language", "gopher_repetition", "gopher_quality", "c4_quality",
+           "parse_error", "extraction_timeout",
+           "empty_extraction", "language", "gopher_repetition", "gopher_quality", "c4_quality",
            "fineweb_quality")
 CODE_REASONS = ("code_too_short", "code_too_long", "code_duplicate_in_page")
 TEXT_MIMES = ("text/plain",)  # WET conversions and plain-text resources: no markup, no code blocks
@@ -153,13 +155,16 @@ def _funnel(rec: WarcRecord, cfg: CleanCCConfig, did: str, warc_file: str, meta:
         extracted = decoded
     else:
         try:
-            tree = H.parse(decoded)
+            with time_limit(cfg.extraction_timeout_s):
+                tree = H.parse(decoded)
+                blocks = H.extract_code_blocks(tree)
+                extracted = H.extract_main_text(tree, cfg.favor_precision)
         except H.HtmlError as e:
             raise _Reject("parse_error", str(e)) from None
-        blocks = H.extract_code_blocks(tree)
+        except StepTimeout as e:
+            raise _Reject("extraction_timeout", str(e)) from None
         kept_blocks = _code_blocks(blocks, rec, did, warc_file, cfg, out)
         meta["n_code_blocks"] = len(kept_blocks)
-        extracted = H.extract_main_text(tree, cfg.favor_precision)
     cleaned = rules.clean(extracted, out.stats)
     text, prose = assemble(cleaned, kept_blocks, cfg.fence_code_in_text)
     if cfg.c4.filter_javascript_lines:
