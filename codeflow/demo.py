@@ -59,7 +59,9 @@ def demo_code(lake: str, engine: str) -> list[RunSummary]:
         repo_list = os.path.join(tmp, "repos.txt")
         with open(repo_list, "w") as f:
             f.write("\n".join(lines) + "\n")
-        return [run_code_repos(repo_list, f"{lake}/code/sample_repos", engine=engine, workers=2)]
+        # overwrite: this checkout's HEAD moves between runs, and a resumed shard would be the old HEAD's files
+        return [run_code_repos(repo_list, f"{lake}/code/sample_repos", engine=engine, workers=2,
+                               overwrite=True)]
 
 
 def demo_triplets(lake: str, engine: str) -> list[RunSummary]:

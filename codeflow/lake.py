@@ -151,11 +151,19 @@ class StageOutput:
         return sorted(out, key=lambda m: m["index"])
 
     # ---- run-level files ---------------------------------------------------------------------------
-    def check_config(self, config_hash: str) -> None:
-        """Refuse to resume into an output written with another config (it would mix two runs)."""
+    def check_config(self, config_hash: str, units: list[str] | tuple[str, ...] | None = None) -> None:
+        """Refuse to resume into an output written with another config or another input list.
+
+        A committed shard is skipped on resume, so it must be the shard of the same unit under the same
+        config; otherwise the run would silently mix two runs.
+        """
         for m in self.committed_markers():
             if m["config_hash"] != config_hash:
                 raise LakeError(f"{self.url} holds shards written with another config; "
+                                f"use --overwrite or another --out")
+            if units is not None and (m["index"] >= len(units) or m["unit"] != units[m["index"]]):
+                now = units[m["index"]] if m["index"] < len(units) else "nothing"
+                raise LakeError(f"{self.url} holds shard {m['index']} of another input ({m['unit']}; now {now}); "
                                 f"use --overwrite or another --out")
 
     def clear(self) -> None:

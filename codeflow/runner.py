@@ -87,7 +87,7 @@ def run_map_stage(stage: Stage, source: Source, units: list[str], out_url: str, 
     out = StageOutput(out_url)
     if overwrite:
         out.clear()
-    out.check_config(stage.config_hash)
+    out.check_config(stage.config_hash, units)
     resumed = len(out.committed_markers())
     job = MapUnitJob(stage, source, out_url, tuple(units))
     map_units(job, len(units), engine, workers, out, stage.name)

@@ -108,7 +108,7 @@ def run_exact_dedup(units: list[str], out_url: str, cfg: ExactDedupConfig | None
     if overwrite:
         out.clear()
     chash = config_hash(STAGE, cfg)
-    out.check_config(chash)
+    out.check_config(chash, units)
     resumed = len(out.committed_markers())
     root = common_root(units)
     n = len(units)

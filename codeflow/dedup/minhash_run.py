@@ -183,7 +183,7 @@ def run_near_dedup(units: list[str], out_url: str, cfg: NearConfig | None = None
     if overwrite:
         out.clear()
     chash = config_hash(stage, cfg)
-    out.check_config(chash)
+    out.check_config(chash, units)
     _reset_stale_work(out, chash)
     resumed = len(out.committed_markers())
     root = common_root(units)

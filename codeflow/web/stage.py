@@ -67,8 +67,8 @@ def run_clean_cc(units: list[str], out_url: str, cfg: CleanCCConfig | None = Non
     if overwrite:
         StageOutput(out_url).clear()
     h = config_hash(STAGE, cfg)
-    docs_out.check_config(h)
-    code_out.check_config(h)
+    docs_out.check_config(h, units)
+    code_out.check_config(h, units)
     resumed = len(docs_out.committed_markers())
     job = CleanCCJob(cfg, out_url, tuple(units))
     map_units(job, len(units), engine, workers, docs_out, "clean-cc")

@@ -104,3 +104,16 @@ def test_memory_filesystem_url(tmp_path: Path) -> None:
     out = StageOutput("memory://lake/ingest/run1")
     assert s.kept == 5 and out.is_complete() and out.read_kept().num_rows == 5
     assert isinstance(out.read_kept(), pa.Table)
+
+
+def test_other_input_list_is_not_resumed_into(tmp_path: Path) -> None:
+    """A committed shard is skipped on resume, so it must belong to the same unit: otherwise refuse."""
+    write_corpus(tmp_path / "a", n_files=2, per_file=5, dup_rate=0.0, seed=1)
+    write_corpus(tmp_path / "b", n_files=2, per_file=5, dup_rate=0.0, seed=2)
+    stage = IngestStage(IngestConfig())
+    run_map_stage(stage, TableSource(), expand_inputs([str(tmp_path / "a")]), str(tmp_path / "o"))
+    with pytest.raises(LakeError, match="another input"):
+        run_map_stage(stage, TableSource(), expand_inputs([str(tmp_path / "b")]), str(tmp_path / "o"))
+    with pytest.raises(LakeError, match="another input"):  # fewer units than shards also refuses
+        run_map_stage(stage, TableSource(), expand_inputs([str(tmp_path / "a" / "shard-01.parquet")]),
+                      str(tmp_path / "o"))
