@@ -139,6 +139,14 @@ class StageOutput:
         atomic_write_json(self.fs, self.marker_path(index), marker)
         return marker
 
+    def count_committed(self) -> int:
+        """Number of committed shards, from the folder listing alone (cheap enough to poll for progress)."""
+        folder = self.path("_committed")
+        if not self.fs.exists(folder):
+            return 0
+        return sum(1 for p in self.fs.ls(folder, detail=False)
+                   if p.endswith(".json") and not posixpath.basename(p).startswith(".tmp-"))
+
     def committed_markers(self) -> list[dict]:
         folder = self.path("_committed")
         if not self.fs.exists(folder):

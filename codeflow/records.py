@@ -94,10 +94,6 @@ def field_docs(schema: pa.Schema) -> dict[str, str]:
     return {f.name: (f.metadata or {}).get(b"doc", b"").decode() for f in schema}
 
 
-def empty_rejects() -> pa.Table:
-    return REJECT_SCHEMA.empty_table()
-
-
 def rejects_table(rows: list[dict]) -> pa.Table:
     """Build a reject table from dicts with the reject fields (missing fields become null)."""
     return pa.Table.from_pylist(rows, schema=REJECT_SCHEMA)

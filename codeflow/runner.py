@@ -6,7 +6,6 @@ CLI command calls for a map stage; multi-phase stages (dedup) call ``map_units``
 
 from __future__ import annotations
 
-import logging
 from collections import Counter
 from dataclasses import dataclass, field
 from typing import Any
@@ -15,7 +14,6 @@ from codeflow.lake import StageOutput
 from codeflow.stage import MapUnitJob, Source, Stage, config_dict
 from codeflow.ui import now, run_with_progress
 
-log = logging.getLogger(__name__)
 ENGINES = ("local", "spark")
 
 
@@ -40,7 +38,7 @@ def map_units(job, n_units: int, engine: str, workers: int, out: StageOutput, la
     """Run ``job(i)`` for every unit on the chosen engine, with a progress bar fed from the lake."""
     if engine not in ENGINES:
         raise ValueError(f"unknown engine {engine!r}; choose one of {', '.join(ENGINES)}")
-    count_done = count_done or (lambda: len(out.committed_markers()))
+    count_done = count_done or out.count_committed
 
     def work() -> None:
         if engine == "local":
@@ -88,7 +86,7 @@ def run_map_stage(stage: Stage, source: Source, units: list[str], out_url: str, 
     if overwrite:
         out.clear()
     out.check_config(stage.config_hash, units)
-    resumed = len(out.committed_markers())
+    resumed = out.count_committed()
     job = MapUnitJob(stage, source, out_url, tuple(units))
     map_units(job, len(units), engine, workers, out, stage.name)
     return finish(stage.name, out, len(units), stage.schema, stage.config, t0, resumed)

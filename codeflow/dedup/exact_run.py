@@ -109,7 +109,7 @@ def run_exact_dedup(units: list[str], out_url: str, cfg: ExactDedupConfig | None
         out.clear()
     chash = config_hash(STAGE, cfg)
     out.check_config(chash, units)
-    resumed = len(out.committed_markers())
+    resumed = out.count_committed()
     root = common_root(units)
     n = len(units)
     keys_dir = out.work_path("keys")

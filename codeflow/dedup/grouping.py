@@ -27,7 +27,8 @@ def group_local(out: StageOutput, keys_glob: str, decisions_dir: str, memory_lim
     con = duckdb.connect()
     try:
         con.execute(f"SET memory_limit='{memory_limit}'")
-        con.execute(f"SET temp_directory='{out.work_path('duckdb_tmp')}'" if _is_local(out) else "SELECT 1")
+        if _is_local(out):  # spill next to the output; remote lakes use duckdb's default temp folder
+            con.execute(f"SET temp_directory='{out.work_path('duckdb_tmp')}'")
         con.execute("SET preserve_insertion_order=false")
         if not _is_local(out):
             con.register_filesystem(out.fs)

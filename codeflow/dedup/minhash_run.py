@@ -185,7 +185,7 @@ def run_near_dedup(units: list[str], out_url: str, cfg: NearConfig | None = None
     chash = config_hash(stage, cfg)
     out.check_config(chash, units)
     _reset_stale_work(out, chash)
-    resumed = len(out.committed_markers())
+    resumed = out.count_committed()
     root = common_root(units)
     n = len(units)
     stats_path = out.path("_clusters.json")

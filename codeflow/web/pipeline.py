@@ -15,7 +15,6 @@ from __future__ import annotations
 import json
 import posixpath
 from collections import Counter
-from collections.abc import Iterator
 from dataclasses import dataclass, field
 
 import pyarrow as pa
@@ -181,15 +180,6 @@ def _funnel(rec: WarcRecord, cfg: CleanCCConfig, did: str, warc_file: str, meta:
     if failed:
         raise _Reject(failed[0], failed[1])
     return text, prose, lang, score
-
-
-def iter_outcomes(unit: str, cfg: CleanCCConfig) -> Iterator[UnitResult]:
-    """Not used by the engines (they want one table per unit); kept for streaming callers: one result per
-    page record."""
-    for item in iter_warc(unit, cfg.max_page_bytes):
-        r = UnitResult()
-        _one(item, unit, cfg, r)
-        yield r
 
 
 def _one(item, unit: str, cfg: CleanCCConfig, out: UnitResult) -> None:

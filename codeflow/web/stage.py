@@ -69,7 +69,7 @@ def run_clean_cc(units: list[str], out_url: str, cfg: CleanCCConfig | None = Non
     h = config_hash(STAGE, cfg)
     docs_out.check_config(h, units)
     code_out.check_config(h, units)
-    resumed = len(docs_out.committed_markers())
+    resumed = docs_out.count_committed()
     job = CleanCCJob(cfg, out_url, tuple(units))
     map_units(job, len(units), engine, workers, docs_out, "clean-cc")
     code_summary = finish(f"{STAGE}:code_blocks", code_out, len(units), CODE_BLOCK_SCHEMA, cfg, t0, resumed)
