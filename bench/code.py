@@ -5,7 +5,9 @@ Anchor (measured in the same run, same process, interleaved rounds, best round k
 
 - ``validate (no AST metrics)``: every reject check (binary, LFS, generated, decode, empty, minified), the
   parse, the first-error search on broken files, line metrics, quality heuristics (``--no-ast-metrics``).
-- ``validate (all metrics)``: the default: plus max depth, function count and comment ratio (one tree walk).
+- ``validate (all metrics)``: the default: plus max depth, function count and comment ratio (one tree walk, in C
+  when the ``_native`` extension is built; the script says which walk ran).
+- ``validate (all metrics, no C code)``: the same with the Python fallbacks (no C compiler at install).
 - ``stage (Arrow batch)``: ``CodeStage.process`` on Arrow batches of 16 files: the above plus ids and building
   the output table, i.e. the whole per-file cost of a run minus reading git objects.
 
@@ -85,7 +87,9 @@ def main() -> int:
 
     import pyarrow as pa
 
+    from codeflow.code import native
     from codeflow.code.languages import get_parser, language_for_path
+    from codeflow.code.native import python_only
     from codeflow.code.quality import CodeConfig
     from codeflow.code.stage import CANDIDATE_SCHEMA, CodeStage
     from codeflow.code.validate import validate_file
@@ -130,11 +134,16 @@ def main() -> int:
         for p, d, _ in files[lo:hi]:
             validate_file(p, d, len(d), config=cfg)
 
+    def full_python_walk(lo: int, hi: int) -> None:
+        with python_only():
+            full(lo, hi)
+
     def staged(lo: int, hi: int) -> None:
         stage.process(batch.slice(lo, hi - lo), "bench")
 
     variants = {"bare tree-sitter parse (anchor)": bare, "validate (no AST metrics)": light,
-                "validate (all metrics)": full, "stage (Arrow batch, all metrics)": staged}
+                "validate (all metrics)": full, "validate (all metrics, no C code)": full_python_walk,
+                "stage (Arrow batch, all metrics)": staged}
     names = list(variants)
     best = {name: [float("inf")] * len(chunks) for name in names}
     clock = time.process_time  # CPU time of this process: a shared, loaded machine steals wall time, not CPU
@@ -152,11 +161,11 @@ def main() -> int:
         by_lang[lang] += len(d)
     top = ", ".join(f"{k} {v / 1e6:.2f}" for k, v in sorted(by_lang.items(), key=lambda kv: -kv[1])[:6])
     print(f"corpus: {len(files)} files timed, {mb:.2f} MB ({top} MB ...); kept {kept}; {early} rejected before "
-          f"parsing not timed; rounds {args.rounds}, 1 core")
+          f"parsing not timed; rounds {args.rounds}, 1 core; tree walk: {native.status()}")
     anchor = timings["bare tree-sitter parse (anchor)"]
-    print(f"{'variant':36s} {'MB/s':>8s} {'vs anchor':>10s}")
+    print(f"{'variant':38s} {'MB/s':>8s} {'vs anchor':>10s}")
     for name, t in timings.items():
-        print(f"{name:36s} {mb / t:8.2f} {t / anchor - 1:+10.1%}")
+        print(f"{name:38s} {mb / t:8.2f} {t / anchor - 1:+10.1%}")
 
     py = [(p, d) for p, d, lang in files if lang == "python"]
     if py:

@@ -8,7 +8,8 @@ cost, so a 100 MB blob or a PNG never reaches the parser:
     -> generated (by name) -> decode_error -> empty -> generated (header, minified) -> syntax_error -> quality
 
 Metrics are chosen to be cheap: line metrics are C-speed string operations, ``node_count`` is O(1) in
-tree-sitter, and depth / function count / comment bytes come from one cursor walk (``ast_metrics``).
+tree-sitter, and depth / function count / comment bytes come from one cursor walk (``ast_metrics``), in C when the
+``_native`` extension is built (``codeflow.code.native``).
 """
 
 from __future__ import annotations
@@ -18,6 +19,7 @@ import re
 from dataclasses import dataclass, field
 from functools import cache
 
+from codeflow.code import native
 from codeflow.code.languages import LANGUAGES, get_language, get_parser, language_for_path
 from codeflow.code.quality import CodeConfig
 
@@ -92,7 +94,19 @@ def generated_by_header(content: str, markers: tuple[str, ...], n_lines: int) ->
 
 
 def line_metrics(content: str, data: bytes) -> dict:
-    """Lines, max / mean line length (characters), alphanumeric and digit ratios; all C-speed operations."""
+    """Lines (as ``str.splitlines``), max / mean line length (characters), alphanumeric and digit ratios.
+
+    ``data`` is ``content`` encoded as UTF-8. One C pass over it when ``_native`` is built, else the Python below.
+    """
+    stats = native.line_stats()
+    if stats is not None:
+        n, longest, total, digits, alnum, ascii_only = stats(data)
+        n = n or 1
+        if not ascii_only:
+            alnum += len(_NON_ASCII_ALNUM.findall(content))
+        return {"lines": n, "max_line_length": longest, "mean_line_length": total / n,
+                "alnum_ratio": alnum / len(content) if content else 0.0,
+                "_digit_ratio": digits / alnum if alnum else 0.0}
     lines = content.splitlines() or [""]
     n = len(lines)
     classes = data.translate(_CLASSES)
@@ -141,6 +155,18 @@ def error_detail(node, data: bytes) -> str:
 
 
 def tree_metrics(tree, language: str) -> dict:
+    """Max depth, function-level node count and comment bytes: the native walk when it loaded, else the Python one.
+
+    Both walk the same way (``_python_tree_metrics``); ``codeflow.code.native`` says why the native one is off.
+    """
+    walk = native.tree_walk(_python_tree_metrics)
+    if walk is None:
+        return _python_tree_metrics(tree, language)
+    depth, funcs, comment_bytes = walk(tree, _kind_classes(language))
+    return {"max_depth": depth, "function_count": funcs, "_comment_bytes": comment_bytes}
+
+
+def _python_tree_metrics(tree, language: str) -> dict:
     """Max depth, function-level node count and comment bytes in one preorder cursor walk (int compares only).
 
     A comment node's subtree is not entered: grammars nest comment-named nodes (Rust ``line_comment`` holds a

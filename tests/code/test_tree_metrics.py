@@ -1,4 +1,4 @@
-"""``tree_metrics`` (the one-cursor-walk fast path) against a plain recursive reference on every sample language.
+"""Both tree walks (native C and Python) against a plain recursive reference on every sample language.
 
 The reference spells out the definition: depth of the deepest visible node (root = 0), function-level nodes,
 bytes of outermost comment nodes; a comment's subtree is not entered (nested comment nodes count once, and their
@@ -9,8 +9,9 @@ from __future__ import annotations
 
 import pytest
 
+from codeflow.code import native
 from codeflow.code.languages import LANGUAGES, comment_node_types, get_parser, language_for_path
-from codeflow.code.validate import tree_metrics
+from codeflow.code.validate import _python_tree_metrics, tree_metrics
 from tests.code.helpers import sample_files
 
 
@@ -52,4 +53,7 @@ def test_every_registry_language_of_the_sample_is_covered() -> None:
 @pytest.mark.parametrize(("name", "lang", "data"), CASES, ids=[c[0] for c in CASES])
 def test_tree_metrics_equal_reference(name: str, lang: str, data: bytes) -> None:
     tree = get_parser(lang).parse(data)
-    assert tree_metrics(tree, lang) == _reference(tree, lang), name
+    want = _reference(tree, lang)
+    assert tree_metrics(tree, lang) == want, name
+    assert native.status() == "native"  # the walk above was the C one (test_native_walk.py says why if not)
+    assert _python_tree_metrics(tree, lang) == want, name
