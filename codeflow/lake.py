@@ -179,9 +179,12 @@ class StageOutput:
             self.fs.rm(self.root, recursive=True)
 
     def finalize(self, stage: str, n_shards: int, schema: pa.Schema, config: Mapping[str, Any],
-                 stats: Mapping[str, Any]) -> None:
-        """Write _stats.json, _manifest.json and finally _SUCCESS (the run-level commit)."""
-        markers = self.committed_markers()
+                 stats: Mapping[str, Any], markers: list[dict] | None = None) -> None:
+        """Write _stats.json, _manifest.json and finally _SUCCESS (the run-level commit).
+
+        ``markers``: the committed markers when the caller has just read them (else they are read here).
+        """
+        markers = self.committed_markers() if markers is None else markers
         shards = [{"index": m["index"], "unit": m["unit"], "path": shard_name(m["index"]),
                    "rejects": f"rejects/{shard_name(m['index'])}", "rows": m["kept"], "rejected": m["rejected"]}
                   for m in markers]

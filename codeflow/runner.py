@@ -53,12 +53,12 @@ def map_units(job, n_units: int, engine: str, workers: int, out: StageOutput, la
     run_with_progress(label, n_units, work, count_done)
 
 
-def aggregate(out: StageOutput) -> tuple[Counter, Counter, int, int]:
-    """Sum the per-shard stats and reject reasons from the markers."""
+def aggregate(markers: list[dict]) -> tuple[Counter, Counter, int, int]:
+    """Sum the per-shard stats and reject reasons from the commit markers."""
     stats: Counter = Counter()
     reasons: Counter = Counter()
     kept = rejected = 0
-    for m in out.committed_markers():
+    for m in markers:
         stats.update(m["stats"])
         reasons.update(m.get("reasons", {}))
         kept += m["kept"]
@@ -68,11 +68,12 @@ def aggregate(out: StageOutput) -> tuple[Counter, Counter, int, int]:
 
 def finish(stage_name: str, out: StageOutput, n_units: int, schema, config: Any, t0: float,
            resumed: int) -> RunSummary:
-    stats, reasons, kept, rejected = aggregate(out)
+    markers = out.committed_markers()  # read once: a large run has one marker file per shard
+    stats, reasons, kept, rejected = aggregate(markers)
     rows_in = int(stats.get("rows_in", kept + rejected))
     totals = {"stage": stage_name, "rows_in": rows_in, "kept": kept, "rejected": rejected,
               "rejected_by_reason": dict(sorted(reasons.items())), "counters": dict(sorted(stats.items()))}
-    out.finalize(stage_name, n_units, schema, config_dict(config), totals)
+    out.finalize(stage_name, n_units, schema, config_dict(config), totals, markers)
     return RunSummary(stage=stage_name, out=out.url, rows_in=rows_in, kept=kept, rejected=rejected,
                       reasons=dict(reasons), shards_new=n_units - resumed, shards_resumed=resumed,
                       elapsed_s=now() - t0, stats=dict(stats))
