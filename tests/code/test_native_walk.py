@@ -120,3 +120,26 @@ def test_turned_off_gives_the_same_verdicts() -> None:
     assert native.status() == "native"
     assert json.loads(json.dumps(on, sort_keys=True)) == off["verdicts"]
     assert sum(v[0] is None and v[2]["max_depth"] > 0 for v in on.values()) >= 30
+
+
+def test_shards_are_byte_identical_with_and_without_the_c_code(tmp_path, cli) -> None:
+    """A machine without a C compiler writes the same lake: same metrics, same Parquet bytes."""
+    from pathlib import Path
+
+    from .gitrepo import make_repo
+
+    make_repo(str(tmp_path / "sample"), sample_files())
+    lst = tmp_path / "list.txt"
+    lst.write_text("sample\n")
+    code, output = cli("--quiet", "code", "--repos", str(lst), "--out", str(tmp_path / "on"))
+    assert code == 0, output
+    assert native.status() == "native"
+    proc = subprocess.run([str(Path(sys.executable).parent / "codeflow"), "--log-level", "INFO", "code", "--repos",
+                           str(lst), "--out", str(tmp_path / "off")], capture_output=True, text=True,
+                          env={**os.environ, native.ENV: "0"})
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    assert f"turned off by {native.ENV}=0" in proc.stdout + proc.stderr  # the Python walk really ran there
+    shards = sorted(p.relative_to(tmp_path / "on") for p in (tmp_path / "on").rglob("*.parquet"))
+    assert len(shards) == 2  # kept + rejects
+    for rel in shards:
+        assert (tmp_path / "on" / rel).read_bytes() == (tmp_path / "off" / rel).read_bytes(), rel
