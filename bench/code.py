@@ -89,7 +89,6 @@ def main() -> int:
 
     from codeflow.code import native
     from codeflow.code.languages import get_parser, language_for_path
-    from codeflow.code.native import python_only
     from codeflow.code.quality import CodeConfig
     from codeflow.code.stage import CANDIDATE_SCHEMA, CodeStage
     from codeflow.code.validate import validate_file
@@ -134,15 +133,15 @@ def main() -> int:
         for p, d, _ in files[lo:hi]:
             validate_file(p, d, len(d), config=cfg)
 
-    def full_python_walk(lo: int, hi: int) -> None:
-        with python_only():
+    def full_no_c(lo: int, hi: int) -> None:
+        with native.python_only():
             full(lo, hi)
 
     def staged(lo: int, hi: int) -> None:
         stage.process(batch.slice(lo, hi - lo), "bench")
 
     variants = {"bare tree-sitter parse (anchor)": bare, "validate (no AST metrics)": light,
-                "validate (all metrics)": full, "validate (all metrics, no C code)": full_python_walk,
+                "validate (all metrics)": full, "validate (all metrics, no C code)": full_no_c,
                 "stage (Arrow batch, all metrics)": staged}
     names = list(variants)
     best = {name: [float("inf")] * len(chunks) for name in names}

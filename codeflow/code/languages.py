@@ -44,7 +44,9 @@ class LanguageSpec:
     make a good middle at that level; the function level doubles as the "function count" metric (functions,
     methods, classes, closures). ``kind`` separates programming languages from data / markup formats, which
     get stricter data-like heuristics. ``fallback`` names a language to try when this grammar reports a syntax
-    error (``.h`` is C or C++; a C++ header parsed with the C grammar is not broken, it is C++).
+    error (``.h`` is C or C++; a C++ header parsed with the C grammar is not broken, it is C++), and
+    ``fallback_for`` the file extensions it is tried for (``""``: no extension, e.g. a fenced code block
+    labelled ``c``). A ``.c`` file is C: one that the C grammar rejects is not parsed a second time as C++.
     """
 
     name: str
@@ -55,14 +57,23 @@ class LanguageSpec:
     fim_node_types: MappingProxyType = field(default_factory=lambda: MappingProxyType({}), hash=False)
     kind: Kind = "programming"
     fallback: str | None = None
+    fallback_for: tuple[str, ...] = ()
+
+    def may_fall_back(self, path: str) -> bool:
+        """Whether ``fallback`` is tried for this path (by its extension, lower-cased)."""
+        name = path.rsplit("/", 1)[-1]
+        ext = name[name.rfind("."):].lower() if "." in name else ""
+        return self.fallback is not None and ext in self.fallback_for
 
 
 def _spec(name: str, grammar: str, extensions: tuple[str, ...], *, filenames: tuple[str, ...] = (),
           interpreters: tuple[str, ...] = (), function: str = "", statement: str = "", expression: str = "",
-          kind: Kind = "programming", fallback: str | None = None) -> LanguageSpec:
+          kind: Kind = "programming", fallback: str | None = None,
+          fallback_for: tuple[str, ...] = ()) -> LanguageSpec:
     levels = {"expression": frozenset(expression.split()), "statement": frozenset(statement.split()),
               "function": frozenset(function.split())}
-    return LanguageSpec(name, grammar, extensions, filenames, interpreters, MappingProxyType(levels), kind, fallback)
+    return LanguageSpec(name, grammar, extensions, filenames, interpreters, MappingProxyType(levels), kind, fallback,
+                        fallback_for)
 
 
 _JS_FUNCTION = "function_declaration generator_function_declaration method_definition arrow_function " \
@@ -121,7 +132,7 @@ _SPECS: tuple[LanguageSpec, ...] = (
                     "loop_expression match_expression use_declaration",
           expression="call_expression field_expression binary_expression compound_assignment_expr "
                      "macro_invocation index_expression return_expression range_expression reference_expression"),
-    _spec("c", "language-pack:c", (".c", ".h"), fallback="cpp",
+    _spec("c", "language-pack:c", (".c", ".h"), fallback="cpp", fallback_for=(".h", ""),
           function="function_definition struct_specifier",
           statement=_C_STATEMENT, expression=_C_EXPRESSION),
     _spec("cpp", "wheel:tree_sitter_cpp:language",

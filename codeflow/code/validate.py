@@ -7,9 +7,9 @@ cost, so a 100 MB blob or a PNG never reaches the parser:
     symlink / submodule / corrupt_object -> too_large -> vendored -> lfs_pointer -> binary -> unknown_language
     -> generated (by name) -> decode_error -> empty -> generated (header, minified) -> syntax_error -> quality
 
-Metrics are chosen to be cheap: line metrics are C-speed string operations, ``node_count`` is O(1) in
-tree-sitter, and depth / function count / comment bytes come from one cursor walk (``ast_metrics``), in C when the
-``_native`` extension is built (``codeflow.code.native``).
+Metrics are chosen to be cheap: ``node_count`` is O(1) in tree-sitter; line metrics are one pass over the bytes
+and depth / function count / comment bytes one walk over the tree (``ast_metrics``), both in C when the
+``_native`` extension is built (``codeflow.code.native``), else in Python with the same results.
 """
 
 from __future__ import annotations
@@ -195,17 +195,19 @@ def _python_tree_metrics(tree, language: str) -> dict:
             depth -= 1
 
 
-def parse_checked(data: bytes, language: str) -> tuple[str, object, object | None]:
-    """Parse with the language's grammar, then its fallback if the first parse has errors.
+def parse_checked(data: bytes, language: str, path: str = "") -> tuple[str, object, object | None]:
+    """Parse with the language's grammar, then its fallback if the first parse has errors and ``path`` allows it.
 
     Returns (language used, tree, first error node or None).
     """
-    if language == "c" and _CPP_HINT.search(data):
+    spec = LANGUAGES[language]
+    may_fall_back = spec.may_fall_back(path)
+    if language == "c" and may_fall_back and _CPP_HINT.search(data):
         language = "cpp"
     tree = get_parser(language).parse(data)
     if not tree.root_node.has_error:
         return language, tree, None
-    fallback = LANGUAGES[language].fallback
+    fallback = spec.fallback if may_fall_back and language == spec.name else None
     if fallback:
         tree2 = get_parser(fallback).parse(data)
         if not tree2.root_node.has_error:
@@ -254,7 +256,7 @@ def validate_file(path: str | None, data: bytes | None, size: int, kind: str = "
     if metrics["mean_line_length"] > config.minified_mean_line_length:
         return Verdict("generated", f"minified: mean line length {metrics['mean_line_length']:.0f}", language)
 
-    language, tree, err = parse_checked(data, language)
+    language, tree, err = parse_checked(data, language, path)
     if err is not None:
         return Verdict("syntax_error", error_detail(err, data), language)
     metrics["bytes"] = len(data)

@@ -122,6 +122,20 @@ def test_c_header_with_cpp_falls_back_to_cpp() -> None:
     src = b"#pragma once\nnamespace a {\nclass B { public: int f() const; };\n}\n"
     v = validate_file("inc/b.h", src, len(src))
     assert (v.reason, v.language) == (None, "cpp")
+    # No C++ hint the regex knows (so the C grammar runs first and fails), valid C++: the header falls back.
+    src = b"template <typename T> T twice(T x) { return x + x; }\n"
+    assert validate_file("inc/t.H", src, len(src)).language == "cpp"
+    assert validate_file(None, src, len(src), language_hint="c").language == "cpp"  # a fenced block says "c"
+
+
+def test_c_source_is_not_parsed_again_as_cpp() -> None:
+    """``.c`` names C: C++ in it is a syntax error at the first C++ construct, not a C++ file."""
+    src = b"template <typename T> T twice(T x) { return x + x; }\n"
+    v = validate_file("src/t.c", src, len(src))
+    assert (v.reason, v.language) == ("syntax_error", "c")
+    assert v.detail.startswith("1:")
+    src = b"/* unlike std::vector, this is C */\nint f(void) { return 0; }\n"
+    assert validate_file("src/v.c", src, len(src)).language == "c"
 
 
 def _corrupt_loose_object(repo_path: str, oid: str) -> None:
