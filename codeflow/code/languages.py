@@ -60,10 +60,9 @@ class LanguageSpec:
     fallback_for: tuple[str, ...] = ()
 
     def may_fall_back(self, path: str) -> bool:
-        """Whether ``fallback`` is tried for this path (by its extension, lower-cased)."""
-        name = path.rsplit("/", 1)[-1]
-        ext = name[name.rfind("."):].lower() if "." in name else ""
-        return self.fallback is not None and ext in self.fallback_for
+        """Whether ``fallback`` is tried for this path (its extension, lower-cased, split as ``language_for_path``)."""
+        ext = posixpath.splitext(posixpath.basename(path.replace("\\", "/")))[1]
+        return self.fallback is not None and ext.lower() in self.fallback_for
 
 
 def _spec(name: str, grammar: str, extensions: tuple[str, ...], *, filenames: tuple[str, ...] = (),
