@@ -165,7 +165,7 @@ def union_find(pairs, nodes) -> list[list[str]]:
 
 # ---- the three tools ----------------------------------------------------------------------------------------
 def run_ours(units: list[str], work: str, texts: list[str]):
-    import codeflow.dedup.components_local  # noqa: F401 - imports outside the timers, as for the anchors
+    import codeflow.engines.local  # noqa: F401 - imports outside the timers, as for the anchors
     import codeflow.pipelines.datatrove.executor  # noqa: F401
     from codeflow.dedup.minhash import MinHashConfig, sign_texts
     from codeflow.dedup.minhash_run import run_near_dedup
@@ -278,15 +278,15 @@ def run_datasketch(ids: list[str], texts: list[str]):
 # ---- 1M short docs: clustering memory -----------------------------------------------------------------------
 CLUSTER_CHILD = """
 import json, sys
-from codeflow.dedup.components_local import cluster_local
-from codeflow.lake import StageOutput
-out = StageOutput(sys.argv[1])
+from codeflow.dedup.minhash import MinHashConfig
+from codeflow.dedup.minhash_run import NearDedup
+from codeflow.engines.local import LocalEngine
+from codeflow.plan import GlobalContext, RunInfo
+cfg = MinHashConfig(tokenizer="words", threshold=float(sys.argv[3]), memory_limit=sys.argv[2])
 def hwm():  # peak RSS of this process image (ru_maxrss would include the parent's, kept across exec)
     return int(next(l for l in open("/proc/self/status") if l.startswith("VmHWM")).split()[1]) / 1024
 base = hwm()
-stats = cluster_local(out, out.work_path("nd_bands", "part-*.parquet"), out.work_path("nd_docs", "part-*.parquet"),
-                      out.work_path("decisions_" + sys.argv[2]), verify="agree", need=int(sys.argv[3]), k=112,
-                      memory_limit=sys.argv[2])
+stats = NearDedup(cfg).cluster(GlobalContext(RunInfo(sys.argv[1], (), ""), LocalEngine()))
 stats["peak_rss_mb"] = hwm()
 stats["base_rss_mb"] = base
 print(json.dumps(stats))
@@ -294,11 +294,11 @@ print(json.dumps(stats))
 
 
 def million(work: str, n_docs: int, budgets: list[str], threshold: float) -> None:
-    from codeflow.dedup.exact_run import common_root
     from codeflow.dedup.minhash import MinHashConfig
-    from codeflow.dedup.minhash_run import SignatureJob
-    from codeflow.lake import StageOutput
-    from codeflow.runner import map_units
+    from codeflow.dedup.minhash_run import NearDedup
+    from codeflow.engines.local import LocalEngine
+    from codeflow.plan import RunInfo
+    from codeflow.runner import ScratchJob
     from codeflow.ui import set_quiet
 
     set_quiet(True)
@@ -307,10 +307,10 @@ def million(work: str, n_docs: int, budgets: list[str], threshold: float) -> Non
     del ids, texts
     cfg = MinHashConfig(tokenizer="words", threshold=threshold)
     out_url = os.path.join(work, "m_out")
-    out = StageOutput(out_url)
+    plan = NearDedup(cfg, units).plan()
     with Timer() as t:
-        map_units(SignatureJob(cfg, out_url, tuple(units), common_root(units)), len(units), "local", 1, out,
-                  "signatures")
+        LocalEngine().map_units(ScratchJob(plan.phases[0], RunInfo(out_url, tuple(units), plan.identity())),
+                                len(units))
     print(f"\n{n_docs:,} short docs x {SHORT_WORDS} words: signatures {t.wall:.0f}s wall, "
           f"{n_docs / t.cpu:,.0f} docs/s per core")
     print(f"clustering at threshold {threshold} (verified edges), one process per budget:")
@@ -319,7 +319,7 @@ def million(work: str, n_docs: int, budgets: list[str], threshold: float) -> Non
     print("|---|---|---|---|---|---|---|")
     for budget in budgets:
         t0 = time.perf_counter()
-        res = subprocess.run([sys.executable, "-c", CLUSTER_CHILD, out_url, budget, str(cfg.min_agree)],
+        res = subprocess.run([sys.executable, "-c", CLUSTER_CHILD, out_url, budget, str(threshold)],
                              capture_output=True, text=True)
         if res.returncode:
             print(f"| {budget} | failed: {res.stderr.strip().splitlines()[-1][:200]} |")

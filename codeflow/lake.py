@@ -38,8 +38,35 @@ PARQUET_OPTIONS: dict[str, Any] = dict(compression="zstd", compression_level=3, 
                                        write_statistics=True, data_page_size=1 << 20, row_group_size=64 * 1024)
 
 
+# Written into every folder a run creates (absent or empty before): what makes it safe to delete later.
+OUTPUT_MARKER = "_codeflow.json"
+
+
 class LakeError(CodeflowError):
     """A lake-level problem a user must fix (config mismatch with existing output, unreadable manifest)."""
+
+
+def is_codeflow_output(fs: fsspec.AbstractFileSystem, path: str) -> bool:
+    """A folder codeflow wrote: it holds our marker, shard commit markers or a manifest."""
+    return any(fs.exists(posixpath.join(path, name)) for name in (OUTPUT_MARKER, "_committed", "_manifest.json"))
+
+
+def safe_remove(url: str) -> None:
+    """Delete ``url`` recursively only if it is absent, empty, or a codeflow output; refuse anything else.
+
+    ``--overwrite`` and ``demo --fresh`` take a user-typed path: ``--out .`` must not delete the working
+    directory, nor ``--out ~/data`` a folder of someone's files.
+    """
+    fs, path = to_fs(url)
+    if not fs.exists(path):
+        return
+    if not fs.isdir(path):
+        raise LakeError(f"refusing to delete {url}: it is a file, not a codeflow output folder")
+    if fs.ls(path, detail=False) and not is_codeflow_output(fs, path):
+        raise LakeError(f"refusing to delete {url}: it is not empty and not a codeflow output "
+                        f"(no {OUTPUT_MARKER}, _committed/ or _manifest.json); remove it yourself or use another "
+                        f"--out")
+    fs.rm(path, recursive=True)
 
 
 def shard_name(index: int) -> str:
@@ -113,6 +140,10 @@ class StageOutput:
     def marker_path(self, index: int) -> str:
         return self.path("_committed", shard_name(index).replace(".parquet", ".json"))
 
+    def kept_url(self, index: int) -> str:
+        """URL of kept shard ``index`` (with the protocol), e.g. to feed it to the next stage as an input."""
+        return self.url.rstrip("/") + "/" + shard_name(index)
+
     def work_path(self, *parts: str) -> str:
         """Scratch space for multi-phase stages (dedup keys, decisions); removed on success."""
         return self.path("_work", *parts)
@@ -175,22 +206,46 @@ class StageOutput:
                                 f"use --overwrite or another --out")
 
     def clear(self) -> None:
-        if self.fs.exists(self.root):
-            self.fs.rm(self.root, recursive=True)
+        """Delete this output (``--overwrite``); refuses a folder codeflow did not create (``safe_remove``)."""
+        safe_remove(self.url)
+
+    def claim(self, stage: str) -> None:
+        """Mark a new (absent or empty) folder as this stage's output, so a later ``clear`` may delete it.
+
+        A non-empty folder without the marker is left unmarked: codeflow writes into it, but never deletes it.
+        """
+        marker = self.path(OUTPUT_MARKER)
+        if self.fs.exists(marker):
+            return
+        if self.fs.exists(self.root) and self.fs.ls(self.root, detail=False):
+            if not is_codeflow_output(self.fs, self.root):
+                return
+        atomic_write_json(self.fs, marker, {"codeflow_output": stage})
+
+    def missing_units(self, n_shards: int, markers: list[dict] | None = None) -> list[int]:
+        """Unit indices in ``range(n_shards)`` without a commit marker."""
+        markers = self.committed_markers() if markers is None else markers
+        done = {m["index"] for m in markers}
+        return [i for i in range(n_shards) if i not in done]
 
     def finalize(self, stage: str, n_shards: int, schema: pa.Schema, config: Mapping[str, Any],
-                 stats: Mapping[str, Any], markers: list[dict] | None = None) -> None:
+                 stats: Mapping[str, Any], markers: list[dict] | None = None,
+                 extra: Mapping[str, Any] | None = None) -> None:
         """Write _stats.json, _manifest.json and finally _SUCCESS (the run-level commit).
 
         ``markers``: the committed markers when the caller has just read them (else they are read here).
         """
         markers = self.committed_markers() if markers is None else markers
+        missing = self.missing_units(n_shards, markers)
+        if missing:
+            raise LakeError(f"{self.url}: {len(missing)} of {n_shards} units are not committed "
+                            f"(first: {missing[0]}); not writing _SUCCESS -- re-run to retry them")
         shards = [{"index": m["index"], "unit": m["unit"], "path": shard_name(m["index"]),
                    "rejects": f"rejects/{shard_name(m['index'])}", "rows": m["kept"], "rejected": m["rejected"]}
                   for m in markers]
         atomic_write_json(self.fs, self.path("_stats.json"), dict(stats))
         manifest = {"stage": stage, "n_shards": n_shards, "shards": shards, "config": dict(config),
-                    "schema": schema_doc(schema), "code_version": code_version()}
+                    "schema": schema_doc(schema), "code_version": code_version(), **dict(extra or {})}
         atomic_write_json(self.fs, self.path("_manifest.json"), manifest)
         if self.fs.exists(self.path("_work")):
             self.fs.rm(self.path("_work"), recursive=True)

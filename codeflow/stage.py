@@ -16,14 +16,14 @@ import hashlib
 import json
 from abc import ABC, abstractmethod
 from collections import Counter
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import Any, ClassVar
 
 import pyarrow as pa
 
 from codeflow.lake import StageOutput
-from codeflow.records import REJECT_SCHEMA
+from codeflow.records import REJECT_SCHEMA, rejects_table
 
 
 @dataclass
@@ -62,7 +62,36 @@ class Source(ABC):
         """Yield input tables, or ``StageResult``s holding rejects for input that could not be read."""
 
 
-class Stage(ABC):
+class StageBase:
+    """What every stage has: a name (labels its rejects, markers and manifest) and a frozen config."""
+
+    name: ClassVar[str]
+
+    def __init__(self, config: Any) -> None:
+        self.config = config
+
+    @property
+    def config_hash(self) -> str:
+        return config_hash(self.name, self.config)
+
+    def side_inputs(self) -> tuple:
+        """``codeflow.plan.SideInput``s the stage reads (a model, a benchmark index); none by default."""
+        return ()
+
+    def reject(self, ids: Sequence[str], reason: str | Sequence[str], detail: str | Sequence[str | None] | None,
+               source: str | Sequence[str | None] | None = None) -> pa.Table:
+        """Reject records labelled with this stage: one row per id; a single reason/detail/source applies to all."""
+        n = len(ids)
+
+        def column(value) -> list:
+            return list(value) if isinstance(value, (list, tuple)) else [value] * n
+
+        return rejects_table([{"id": i, "stage": self.name, "reason": r, "detail": d, "source": s}
+                              for i, r, d, s in zip(ids, column(reason), column(detail), column(source),
+                                                    strict=True)])
+
+
+class Stage(StageBase, ABC):
     """A map stage: every input batch is processed on its own, so any engine can run units in parallel.
 
     Subclasses set ``name`` and ``schema`` (the kept-row schema) and implement ``process``. Invariant for
@@ -70,29 +99,37 @@ class Stage(ABC):
     inputs and outputs under separate stats keys instead.
     """
 
-    name: ClassVar[str]
     schema: ClassVar[pa.Schema]
-
-    def __init__(self, config: Any) -> None:
-        self.config = config
 
     @abstractmethod
     def process(self, batch: pa.Table, unit: str) -> StageResult:
         """Process one batch read from ``unit``; pure, deterministic, never raises on bad records."""
 
-    @property
-    def config_hash(self) -> str:
-        return config_hash(self.name, self.config)
+
+class PhasedStage(StageBase, ABC):
+    """A stage with more than one phase (dedup: keys, a global step, filter) or several outputs (clean-cc).
+
+    ``plan()`` returns its ``codeflow.plan.Plan``; ``codeflow.runner.run_plan`` runs it on any engine.
+    """
+
+    @abstractmethod
+    def plan(self):
+        """The stage's phases, outputs and side inputs (a ``codeflow.plan.Plan``)."""
+
+
+def read_unit(stage: Stage, source: Source, unit: str) -> StageResult:
+    """Read ``unit`` through ``source`` and process every batch: the whole work of a map stage on one unit."""
+    parts: list[StageResult] = []
+    for item in source.read(unit):
+        parts.append(item if isinstance(item, StageResult) else stage.process(item, unit))
+    return StageResult.merge(parts, stage.schema)
 
 
 def run_unit(stage: Stage, source: Source, out: StageOutput, index: int, unit: str) -> dict:
     """Process one unit end to end and commit its shard; a committed shard is skipped (resume)."""
     if out.is_committed(index):
         return out.read_marker(index)
-    parts: list[StageResult] = []
-    for item in source.read(unit):
-        parts.append(item if isinstance(item, StageResult) else stage.process(item, unit))
-    result = StageResult.merge(parts, stage.schema)
+    result = read_unit(stage, source, unit)
     kept = result.kept if result.kept.num_rows or result.kept.schema == stage.schema else stage.schema.empty_table()
     return out.commit_shard(index, kept, result.rejects, result.stats, unit, stage.config_hash)
 

@@ -5,7 +5,7 @@ single-node wall (datatrove's stage 3 is one task holding a union-find over all 
 and group-bys, it runs out of core on one machine (duckdb spills to ``temp_directory`` once it reaches
 ``memory_limit``, so memory is bounded by the budget, not by the pair count) and distributed on Spark, and the
 two cannot drift apart because they execute the same statements. Only the verification expression differs
-by dialect (``Dialect``).
+by dialect (``codeflow.engines.Dialect``).
 
 Inputs (tables or views): ``bands(band, bkey, uid)`` and ``docs(uid, id, unit, rowno, score, stars, sig)``.
 
@@ -23,7 +23,7 @@ Inputs (tables or views): ``bands(band, bkey, uid)`` and ``docs(uid, id, unit, r
 
 from __future__ import annotations
 
-from typing import Protocol
+from codeflow.engines import Dialect
 
 KEEPER_ORDER = "d.score DESC NULLS LAST, d.stars DESC NULLS LAST, d.id, d.unit, d.rowno"
 
@@ -71,26 +71,6 @@ SELECT unit, rowno, id, keeper_id, group_size FROM (
   WINDOW w AS (PARTITION BY l.label ORDER BY {KEEPER_ORDER})
 ) t WHERE rn > 1
 """
-
-
-class Dialect(Protocol):
-    """What an engine provides: materialize a query under a name, count, drop, and two array expressions."""
-
-    def materialize(self, name: str, query: str) -> None: ...
-
-    def scalar(self, query: str) -> int: ...
-
-    def row(self, query: str) -> tuple: ...
-
-    def drop(self, name: str) -> None: ...
-
-    def rename(self, old: str, new: str) -> None: ...
-
-    def agree(self, x: str, y: str, k: int) -> str:
-        """SQL for the number of positions where arrays ``x`` and ``y`` (length ``k``) are equal."""
-
-    def dot(self, x: str, y: str, k: int) -> str:
-        """SQL for the integer dot product of arrays ``x`` and ``y``."""
 
 
 class ComponentsDidNotConverge(RuntimeError):

@@ -81,12 +81,13 @@ class ValidatedBatch:
     rows_in: int
 
 
-def validate(table: pa.Table, cfg: ExactDedupConfig, unit: str, source_name: str) -> ValidatedBatch:
+def validate(table: pa.Table, cfg: ExactDedupConfig, unit: str, source_name: str,
+             stage: str = STAGE) -> ValidatedBatch:
     """Split a unit's rows into valid documents and rejects; give every valid row a stable id."""
     col = pick_text_column(table, cfg.text_column)
     if col is None:
         want = cfg.text_column or "text/content"
-        rej = rejects_table([{"id": stable_id(unit, prefix="file:"), "stage": STAGE, "reason": "missing_column",
+        rej = rejects_table([{"id": stable_id(unit, prefix="file:"), "stage": stage, "reason": "missing_column",
                               "detail": f"no {want!r} column in {table.column_names}", "source": source_name}])
         return ValidatedBatch(pa.table({"id": pa.array([], pa.string())}), pa.array([], pa.int64()), rej,
                               table.num_rows)
@@ -103,14 +104,14 @@ def validate(table: pa.Table, cfg: ExactDedupConfig, unit: str, source_name: str
         given = None if ids_in is None or ids_in[row] is None else str(ids_in[row])
         src = f"{source_name}#{row}"
         if value is None:
-            rejects.append({"id": given or stable_id(src, prefix="row:"), "stage": STAGE, "reason": "null_text",
+            rejects.append({"id": given or stable_id(src, prefix="row:"), "stage": stage, "reason": "null_text",
                             "detail": f"null {col!r}", "source": src})
             continue
         if isinstance(value, bytes):
             try:
                 value = value.decode("utf-8")
             except UnicodeDecodeError as e:
-                rejects.append({"id": given or stable_id(value, src), "stage": STAGE, "reason": "decode_error",
+                rejects.append({"id": given or stable_id(value, src), "stage": stage, "reason": "decode_error",
                                 "detail": f"invalid UTF-8 at byte {e.start}", "source": src})
                 continue
         texts.append(value)

@@ -1,14 +1,14 @@
-"""Exact dedup end to end: keys per unit, keeper selection globally, filter per unit.
+"""Exact dedup as a phased plan: keys per unit, keeper selection globally (SQL), filter per unit.
 
-Every phase is resumable: per-unit key files and the decisions folder are committed atomically, and the
-final shards use the lake's markers like any map stage.
+The runner (``codeflow.runner.run_plan``) does fan-out, resume, scratch stamping and the commits; this module
+only says what each phase computes. ``DedupStage`` is shared with near dedup (``minhash_run``): the same input
+validation, the same decisions format, the same filter.
 """
 
 from __future__ import annotations
 
-import json
 import posixpath
-from dataclasses import dataclass
+from collections.abc import Sequence
 
 import pyarrow as pa
 import pyarrow.parquet as pq
@@ -23,122 +23,104 @@ from codeflow.dedup.exact import (
     source_name_for,
     validate,
 )
-from codeflow.lake import StageOutput, atomic_write_bytes, atomic_write_parquet
-from codeflow.records import REJECT_SCHEMA
-from codeflow.runner import RunSummary, finish, map_units
+from codeflow.engines import Engine
+from codeflow.lake import to_fs
+from codeflow.plan import CommitPhase, GlobalContext, GlobalPhase, MapPhase, Output, Plan, UnitContext
+from codeflow.runner import RunSummary, run_plan
 from codeflow.sources import TableSource
-from codeflow.stage import StageResult, config_hash
-from codeflow.ui import now
+from codeflow.stage import PhasedStage, StageResult
+
+# Keeper = smallest (id, unit, row) per hash; every other row becomes a decision. Same SQL on every engine.
+KEEPER_SQL = """
+SELECT unit, {row}, id, keeper_id, group_size FROM (
+  SELECT unit, {row}, id,
+         first_value(id) OVER w AS keeper_id,
+         row_number() OVER w AS rn,
+         count(*) OVER (PARTITION BY hash) AS group_size
+  FROM keys
+  WINDOW w AS (PARTITION BY hash ORDER BY id, unit, {row})
+) t WHERE rn > 1
+"""
+DECISIONS = "decisions"
 
 
-def _load(unit: str, cfg: ExactDedupConfig, root: str) -> ValidatedBatch:
-    """Read and validate one unit; an unreadable file becomes a single reject."""
-    src = TableSource()
-    src.stage_name = STAGE
-    name = source_name_for(unit, root)
-    item = next(iter(src.read(unit)))
-    if isinstance(item, StageResult):
-        return ValidatedBatch(pa.table({"id": pa.array([], pa.string())}), pa.array([], pa.int64()),
-                              item.rejects, 1)
-    return validate(item, cfg, unit, name)
+class DedupStage(PhasedStage):
+    """What exact and near dedup share: reading and validating a unit, and the filter (commit) phase."""
 
-
-@dataclass(frozen=True)
-class KeysJob:
-    cfg: ExactDedupConfig
-    out_url: str
-    units: tuple[str, ...]
-    root: str
-
-    def __call__(self, index: int) -> None:
-        out = StageOutput(self.out_url)
-        path = out.work_path("keys", f"part-{index:05d}.parquet")
-        if out.fs.exists(path):
-            return
-        batch = _load(self.units[index], self.cfg, self.root)
-        atomic_write_parquet(out.fs, path, keys_for(batch, self.cfg, index))
-
-
-@dataclass(frozen=True)
-class FilterJob:
-    cfg: ExactDedupConfig
-    out_url: str
-    units: tuple[str, ...]
-    root: str
-    stage: str = STAGE
     reason: str = "exact_duplicate"
+    fallback_schema: pa.Schema = KEYS_SCHEMA
 
-    def __call__(self, index: int) -> None:
-        out = StageOutput(self.out_url)
-        if out.is_committed(index):
-            return
-        unit = self.units[index]
-        batch = _load(unit, self.cfg, self.root)
-        decisions = read_decisions(out, index)
-        kept, rejects, stats = apply_decisions(batch, decisions, source_name_for(unit, self.root),
-                                               self.stage, self.reason)
-        out.commit_shard(index, kept, rejects.cast(REJECT_SCHEMA), stats, unit,
-                         config_hash(self.stage, self.cfg))
+    def __init__(self, config, units: Sequence[str] = ()) -> None:
+        super().__init__(config)
+        self.root = common_root(list(units))
+
+    def load(self, unit: str) -> ValidatedBatch:
+        """Read and validate one unit; an unreadable file becomes a single reject."""
+        src = TableSource()
+        src.stage_name = self.name
+        item = next(iter(src.read(unit)))
+        if isinstance(item, StageResult):
+            return ValidatedBatch(pa.table({"id": pa.array([], pa.string())}), pa.array([], pa.int64()),
+                                  item.rejects, 1)
+        return validate(item, self.config, unit, source_name_for(unit, self.root), self.name)
+
+    def filter(self, ctx: UnitContext) -> StageResult:
+        """Commit phase: drop the rows the global phase decided on; they become rejects naming their keeper."""
+        batch = self.load(ctx.unit)
+        decisions = read_decisions(ctx.scratch(DECISIONS), ctx.index)
+        kept, rejects, stats = apply_decisions(batch, decisions, source_name_for(ctx.unit, self.root), self.name,
+                                               self.reason)
+        return StageResult(kept, rejects, stats)
 
 
-def read_decisions(out: StageOutput, index: int) -> pa.Table:
-    folder = out.work_path("decisions", f"unit={index}")
-    if not out.fs.exists(folder):
+class ExactDedup(DedupStage):
+    name = STAGE
+
+    def keys(self, ctx: UnitContext) -> dict[str, pa.Table]:
+        return {"keys": keys_for(self.load(ctx.unit), self.config, ctx.index)}
+
+    def group(self, ctx: GlobalContext) -> dict[str, int]:
+        decisions = ctx.fresh_scratch(DECISIONS)
+        with ctx.sql(self.config.memory_limit) as db:
+            db.register_parquet("keys", ctx.scratch("keys"))
+            row = db.ident("row")
+            db.materialize(DECISIONS, KEEPER_SQL.format(row=row))
+            dropped = db.scalar(f"SELECT count(*) FROM {DECISIONS}")
+            if dropped:
+                db.write_partitioned(f"SELECT unit, {row}, id, keeper_id, group_size FROM {DECISIONS}", decisions,
+                                     "unit")
+        return {"dropped": dropped}
+
+    def plan(self) -> Plan:
+        return Plan(self.name, self.config,
+                    (MapPhase("keys", self.keys), GlobalPhase("group", self.group), CommitPhase(self.filter)),
+                    (Output("", KEYS_SCHEMA, schema_from_shards=True),))
+
+
+def read_decisions(decisions_url: str, index: int) -> pa.Table:
+    """Unit ``index``'s decisions (``row, id, keeper_id, group_size``) from the hive-partitioned folder."""
+    fs, folder = to_fs(posixpath.join(decisions_url, f"unit={index}"))
+    if not fs.exists(folder):
         return pa.table({"row": pa.array([], pa.int64()), "keeper_id": pa.array([], pa.string()),
                          "group_size": pa.array([], pa.int64())})
     parts = []
-    for p in sorted(out.fs.find(folder)):
+    for p in sorted(fs.find(folder)):
         if p.endswith(".parquet") and not posixpath.basename(p).startswith((".", "_")):
-            with out.fs.open(p, "rb") as f:
+            with fs.open(p, "rb") as f:
                 parts.append(pq.read_table(f, columns=["row", "id", "keeper_id", "group_size"]))
     table = pa.concat_tables(parts) if parts else pa.table({"row": pa.array([], pa.int64())})
     return table.sort_by("row")
 
 
 def common_root(units: list[str]) -> str:
+    if not units:
+        return ""
     dirs = [posixpath.dirname(u) for u in units]
     return posixpath.commonpath(dirs) if all(d.startswith("/") for d in dirs) else posixpath.commonprefix(dirs)
 
 
-def run_exact_dedup(units: list[str], out_url: str, cfg: ExactDedupConfig | None = None, engine: str = "local",
-                    workers: int = 1, overwrite: bool = False) -> RunSummary:
-    cfg = cfg or ExactDedupConfig()
-    t0 = now()
-    out = StageOutput(out_url)
-    if overwrite:
-        out.clear()
-    chash = config_hash(STAGE, cfg)
-    out.check_config(chash, units)
-    resumed = out.count_committed()
-    root = common_root(units)
-    n = len(units)
-    keys_dir = out.work_path("keys")
-    keys_job = KeysJob(cfg, out_url, tuple(units), root)
-    map_units(keys_job, n, engine, workers, out, "dedup keys",
-              count_done=lambda: len(out.fs.glob(posixpath.join(keys_dir, "part-*.parquet"))))
-    decisions_dir = out.work_path("decisions")
-    done_flag = out.work_path("decisions.done")
-    if not out.fs.exists(done_flag):
-        if out.fs.exists(decisions_dir):
-            out.fs.rm(decisions_dir, recursive=True)
-        if engine == "spark":
-            from codeflow.pipelines.spark.dedup import group_spark
-
-            dropped = group_spark(keys_dir, decisions_dir)
-        else:
-            from codeflow.dedup.grouping import group_local
-
-            dropped = group_local(out, posixpath.join(keys_dir, "part-*.parquet"), decisions_dir, cfg.memory_limit)
-        atomic_write_bytes(out.fs, done_flag, json.dumps({"dropped": dropped}).encode())
-    filter_job = FilterJob(cfg, out_url, tuple(units), root)
-    map_units(filter_job, n, engine, workers, out, "dedup filter")
-    schema = _first_schema(out) or KEYS_SCHEMA
-    return finish(STAGE, out, n, schema, cfg, t0, resumed)
-
-
-def _first_schema(out: StageOutput) -> pa.Schema | None:
-    for m in out.committed_markers():
-        if m["kept"]:
-            with out.fs.open(out.kept_path(m["index"]), "rb") as f:
-                return pq.read_schema(f)
-    return None
+def run_exact_dedup(units: list[str], out_url: str, cfg: ExactDedupConfig | None = None,
+                    engine: str | Engine = "local", workers: int = 1, overwrite: bool = False) -> RunSummary:
+    """Exact dedup of ``units`` (Parquet/JSONL files) into ``out_url``; resumes a killed run."""
+    stage = ExactDedup(cfg or ExactDedupConfig(), units)
+    return run_plan(stage.plan(), units, out_url, engine, workers, overwrite)[0]

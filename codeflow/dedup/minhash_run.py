@@ -16,40 +16,30 @@
 
 from __future__ import annotations
 
-import io
-import json
-import posixpath
-from dataclasses import dataclass
+from collections.abc import Sequence
 
 import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
-import pyarrow.parquet as pq
 
+from codeflow.dedup.components import cluster
 from codeflow.dedup.exact import ValidatedBatch, pick_text_column
-from codeflow.dedup.exact_run import FilterJob, _first_schema, _load, common_root
+from codeflow.dedup.exact_run import DECISIONS, DedupStage
 from codeflow.dedup.minhash import STAGE as MINHASH_STAGE
 from codeflow.dedup.minhash import MinHashConfig, resolve_tokenizer, sign_texts
 from codeflow.dedup.semantic import STAGE as SEMANTIC_STAGE
 from codeflow.dedup.semantic import SemanticConfig, semantic_sign
-from codeflow.lake import StageOutput, atomic_write_bytes
-from codeflow.runner import RunSummary, finish, map_units
-from codeflow.stage import config_dict, config_hash
-from codeflow.ui import now
+from codeflow.engines import Engine
+from codeflow.plan import CommitPhase, GlobalContext, GlobalPhase, MapPhase, Output, Plan, UnitContext
+from codeflow.runner import RunSummary, run_plan
+from codeflow.stage import config_dict
 
 NearConfig = MinHashConfig | SemanticConfig
 SIGN_BATCH = 8192
 BANDS_SCHEMA = pa.schema([("band", pa.int32()), ("bkey", pa.int64()), ("uid", pa.int64())])
+BANDS, DOCS = "nd_bands", "nd_docs"  # scratch tables of the signature phase
 DOCS_SCHEMA = pa.schema([("uid", pa.int64()), ("id", pa.string()), ("unit", pa.int32()), ("rowno", pa.int64()),
                          ("score", pa.float64()), ("stars", pa.float64()), ("sig", pa.list_(pa.int64()))])
-
-
-def write_work_table(out: StageOutput, path: str, table: pa.Table) -> None:
-    """Scratch Parquet for the global phase: random 64-bit values do not compress or dictionary-encode, so
-    trying (the lake's shard settings) only costs CPU; lz4 keeps the ids and small columns cheap."""
-    buf = io.BytesIO()
-    pq.write_table(table, buf, compression="lz4", use_dictionary=["id"], row_group_size=64 * 1024)
-    atomic_write_bytes(out.fs, path, buf.getvalue())
 
 
 def stage_of(cfg: NearConfig) -> tuple[str, str]:
@@ -107,101 +97,50 @@ def sign_batch(batch: ValidatedBatch, cfg: NearConfig, unit_index: int) -> tuple
     return bands, docs
 
 
-@dataclass(frozen=True)
-class SignatureJob:
-    cfg: NearConfig
-    out_url: str
-    units: tuple[str, ...]
-    root: str
+class NearDedup(DedupStage):
+    """MinHash (``MinHashConfig``) or semantic (``SemanticConfig``) dedup: signatures, clusters, filter."""
 
-    def __call__(self, index: int) -> None:
-        out = StageOutput(self.out_url)
-        docs_path = out.work_path("nd_docs", f"part-{index:05d}.parquet")
-        if out.fs.exists(docs_path):
-            return
-        batch = _load(self.units[index], self.cfg, self.root)
-        bands, docs = sign_batch(batch, self.cfg, index)
-        write_work_table(out, out.work_path("nd_bands", f"part-{index:05d}.parquet"), bands)
-        write_work_table(out, docs_path, docs)
+    fallback_schema = DOCS_SCHEMA
 
+    def __init__(self, config: NearConfig, units: Sequence[str] = ()) -> None:
+        super().__init__(config, units)
+        self.name, self.reason = stage_of(config)
 
-def _cluster(cfg: NearConfig, out: StageOutput, engine: str) -> dict[str, int]:
-    if isinstance(cfg, SemanticConfig):
-        verify, need, k = "dot", cfg.min_dot, 0
-    else:
-        verify, need, k = ("agree" if cfg.verify else None), cfg.min_agree, cfg.num_perm
-    bands_dir, docs_dir = out.work_path("nd_bands"), out.work_path("nd_docs")
-    decisions_dir = out.work_path("decisions")
-    if engine == "spark":
-        from codeflow.pipelines.spark.components import cluster_spark
+    def signatures(self, ctx: UnitContext) -> dict[str, pa.Table]:
+        """Band keys first, docs last: each unit's phase marker is written after both."""
+        bands, docs = sign_batch(self.load(ctx.unit), self.config, ctx.index)
+        return {BANDS: bands, DOCS: docs}
 
-        return cluster_spark(bands_dir, docs_dir, decisions_dir, verify=verify, need=need, k=k)
-    from codeflow.dedup.components_local import cluster_local
+    def cluster(self, ctx: GlobalContext) -> dict[str, int]:
+        """Verified candidate edges, connected components and keepers, on the engine's SQL."""
+        cfg = self.config
+        if isinstance(cfg, SemanticConfig):
+            verify, need, k = "dot", cfg.min_dot, 0
+        else:
+            verify, need, k = ("agree" if cfg.verify else None), cfg.min_agree, cfg.num_perm
+        decisions = ctx.fresh_scratch(DECISIONS)
+        with ctx.sql(cfg.memory_limit) as db:
+            db.register_parquet("bands", ctx.scratch(BANDS))
+            db.register_parquet("docs", ctx.scratch(DOCS))
+            stats = cluster(db, verify, need, k)
+            if stats["dropped"]:
+                db.write_partitioned(f"SELECT unit, rowno AS {db.ident('row')}, id, keeper_id, group_size "
+                                     "FROM decisions", decisions, "unit")
+        return stats
 
-    return cluster_local(out, posixpath.join(bands_dir, "part-*.parquet"), posixpath.join(docs_dir, "part-*.parquet"),
-                         decisions_dir, verify=verify, need=need, k=k, memory_limit=cfg.memory_limit)
-
-
-def _reset_stale_work(out: StageOutput, chash: str) -> None:
-    """Scratch files of a killed run with another config (or of another stage) must not be resumed into."""
-    stamp = out.work_path("near_config")
-    if out.fs.exists(stamp):
-        with out.fs.open(stamp, "rb") as f:
-            if f.read().decode() == chash:
-                return
-    if out.fs.exists(out.work_path()):
-        out.fs.rm(out.work_path(), recursive=True)
-    atomic_write_bytes(out.fs, stamp, chash.encode())
+    def plan(self) -> Plan:
+        return Plan(self.name, self.config,
+                    (MapPhase("signatures", self.signatures), GlobalPhase("cluster", self.cluster),
+                     CommitPhase(self.filter)),
+                    (Output("", DOCS_SCHEMA, schema_from_shards=True),))
 
 
-def _signatures_and_clusters(cfg: NearConfig, out: StageOutput, units: list[str], root: str, engine: str,
-                             workers: int, stage: str) -> dict[str, int]:
-    """Phases 1 and 2; each resumes from its own committed files."""
-    n = len(units)
-    docs_dir = out.work_path("nd_docs")
-    map_units(SignatureJob(cfg, out.url, tuple(units), root), n, engine, workers, out, f"{stage} signatures",
-              count_done=lambda: len(out.fs.glob(posixpath.join(docs_dir, "part-*.parquet"))))
-    done_flag = out.work_path("decisions.done")
-    if out.fs.exists(done_flag):
-        with out.fs.open(done_flag, "rb") as f:
-            return json.load(f)
-    decisions_dir = out.work_path("decisions")
-    if out.fs.exists(decisions_dir):
-        out.fs.rm(decisions_dir, recursive=True)
-    cluster_stats = _cluster(cfg, out, engine) if n else {}
-    atomic_write_bytes(out.fs, done_flag, json.dumps(cluster_stats).encode())
-    return cluster_stats
-
-
-def run_near_dedup(units: list[str], out_url: str, cfg: NearConfig | None = None, engine: str = "local",
+def run_near_dedup(units: list[str], out_url: str, cfg: NearConfig | None = None, engine: str | Engine = "local",
                    workers: int = 1, overwrite: bool = False) -> RunSummary:
     """MinHash (``MinHashConfig``) or semantic (``SemanticConfig``) dedup of ``units`` into ``out_url``."""
-    cfg = cfg or MinHashConfig()
-    stage, reason = stage_of(cfg)
-    t0 = now()
-    out = StageOutput(out_url)
-    if overwrite:
-        out.clear()
-    chash = config_hash(stage, cfg)
-    out.check_config(chash, units)
-    _reset_stale_work(out, chash)
-    resumed = out.count_committed()
-    root = common_root(units)
-    n = len(units)
-    stats_path = out.path("_clusters.json")
-    if resumed == n and out.fs.exists(stats_path):  # every shard committed: nothing left to cluster
-        with out.fs.open(stats_path, "rb") as f:
-            cluster_stats = json.load(f)
-    else:
-        cluster_stats = _signatures_and_clusters(cfg, out, units, root, engine, workers, stage)
-        atomic_write_bytes(out.fs, stats_path,
-                           (json.dumps(cluster_stats, indent=2, sort_keys=True) + "\n").encode())
-    map_units(FilterJob(cfg, out_url, tuple(units), root, stage, reason), n, engine, workers, out,
-              f"{stage} filter")
-    schema = _first_schema(out) or DOCS_SCHEMA
-    summary = finish(stage, out, n, schema, cfg, t0, resumed)
-    summary.stats.update({f"cluster_{k}": v for k, v in cluster_stats.items()})
+    stage = NearDedup(cfg or MinHashConfig(), units)
+    summary = run_plan(stage.plan(), units, out_url, engine, workers, overwrite)[0]
     from codeflow.dedup.minhash_report import write_report
 
-    write_report(summary, config_dict(cfg))
+    write_report(summary, config_dict(stage.config))
     return summary

@@ -16,7 +16,6 @@ step, not a single-task in-memory union-find.
 from __future__ import annotations
 
 import contextlib
-import posixpath
 
 import numpy as np
 import pyarrow as pa
@@ -25,11 +24,13 @@ from datatrove.pipeline.base import PipelineStep
 from datatrove.pipeline.writers.disk_base import DiskWriter
 
 from codeflow.dedup.exact import ValidatedBatch
-from codeflow.dedup.exact_run import read_decisions
+from codeflow.dedup.exact_run import DECISIONS, read_decisions
 from codeflow.dedup.minhash import MinHashConfig
-from codeflow.dedup.minhash_run import SIGN_BATCH, sign_batch, write_work_table
-from codeflow.lake import StageOutput
+from codeflow.dedup.minhash_run import BANDS, DOCS, SIGN_BATCH, NearDedup, sign_batch
+from codeflow.engines.local import LocalEngine
+from codeflow.plan import GlobalContext, RunInfo
 from codeflow.records import rejects_table
+from codeflow.runner import write_scratch
 
 
 class NearDedupSignature(PipelineStep):
@@ -53,7 +54,7 @@ class NearDedupSignature(PipelineStep):
         return sign_batch(ValidatedBatch(table, rows, rejects_table([]), len(docs)), cfg, rank)
 
     def run(self, data: DocumentsPipeline = None, rank: int = 0, world_size: int = 1) -> DocumentsPipeline:
-        out = StageOutput(self.work_folder)
+        info = RunInfo(self.work_folder, (), "")
         bands, docs, batch, seen = [], [], [], 0
         for doc in data or []:
             batch.append(doc)
@@ -67,8 +68,8 @@ class NearDedupSignature(PipelineStep):
             b, d = self._sign(batch, seen, rank)
             bands.append(b)
             docs.append(d)
-        write_work_table(out, out.work_path("nd_bands", f"part-{rank:05d}.parquet"), pa.concat_tables(bands))
-        write_work_table(out, out.work_path("nd_docs", f"part-{rank:05d}.parquet"), pa.concat_tables(docs))
+        write_scratch(info.scratch(BANDS, f"part-{rank:05d}.parquet"), pa.concat_tables(bands))
+        write_scratch(info.scratch(DOCS, f"part-{rank:05d}.parquet"), pa.concat_tables(docs))
         return
         yield
 
@@ -85,15 +86,9 @@ class NearDedupCluster(PipelineStep):
         self.config = config or MinHashConfig()
 
     def run(self, data: DocumentsPipeline = None, rank: int = 0, world_size: int = 1) -> DocumentsPipeline:
-        from codeflow.dedup.components_local import cluster_local
-
         if rank == 0:
-            out = StageOutput(self.work_folder)
-            cfg = self.config
-            stats = cluster_local(out, posixpath.join(out.work_path("nd_bands"), "part-*.parquet"),
-                                  posixpath.join(out.work_path("nd_docs"), "part-*.parquet"),
-                                  out.work_path("decisions"), verify="agree" if cfg.verify else None,
-                                  need=cfg.min_agree, k=cfg.num_perm, memory_limit=cfg.memory_limit)
+            # The CLI stage's own global phase, on the embedded engine's duckdb.
+            stats = NearDedup(self.config).cluster(GlobalContext(RunInfo(self.work_folder, (), ""), LocalEngine()))
             for key, value in stats.items():
                 self.stat_update(key, value=value)
         return
@@ -112,7 +107,7 @@ class NearDedupFilter(PipelineStep):
         self.exclusion_writer = exclusion_writer
 
     def run(self, data: DocumentsPipeline, rank: int = 0, world_size: int = 1) -> DocumentsPipeline:
-        decisions = read_decisions(StageOutput(self.work_folder), rank)
+        decisions = read_decisions(RunInfo(self.work_folder, (), "").scratch(DECISIONS), rank)
         drop = dict(zip(decisions.column("row").to_pylist(),
                         zip(decisions.column("keeper_id").to_pylist(), decisions.column("group_size").to_pylist(),
                             strict=True), strict=True)) if decisions.num_rows else {}

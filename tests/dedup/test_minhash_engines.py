@@ -7,9 +7,9 @@ import random
 import duckdb
 from planted import planted_corpus, write_units
 
-from codeflow.dedup.components_local import DuckDialect
 from codeflow.dedup.minhash import MinHashConfig
 from codeflow.dedup.minhash_run import run_near_dedup
+from codeflow.engines.local import DuckDialect
 
 
 def shard_bytes(folder) -> dict[str, bytes]:
@@ -18,7 +18,7 @@ def shard_bytes(folder) -> dict[str, bytes]:
 
 
 def test_spark_and_local_outputs_are_byte_identical(tmp_path, spark):
-    from codeflow.pipelines.spark.components import SparkDialect
+    from codeflow.engines.spark import SparkDialect
 
     docs = planted_corpus(n_families=12, singles=10, seed=11)
     rng = random.Random(0)

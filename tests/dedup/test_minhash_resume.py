@@ -10,9 +10,10 @@ import time
 
 from planted import planted_corpus, write_units
 
-from codeflow.dedup.exact_run import common_root
 from codeflow.dedup.minhash import MinHashConfig
-from codeflow.dedup.minhash_run import SignatureJob, run_near_dedup
+from codeflow.dedup.minhash_run import NearDedup, run_near_dedup
+from codeflow.plan import RunInfo
+from codeflow.runner import ScratchJob
 
 
 def shard_bytes(folder) -> dict[str, bytes]:
@@ -67,8 +68,9 @@ def test_rerun_is_a_no_op_and_stale_scratch_of_another_config_is_not_reused(tmp_
     assert (again.shards_new, again.shards_resumed) == (0, 2) and again.rejected == first.rejected
     # a run killed after its signature phase leaves scratch behind; another config must not resume from it
     other = tmp_path / "other"
-    SignatureJob(MinHashConfig(threshold=0.9, ngram=2), str(other), tuple(units), common_root(units))(0)
-    (other / "_work" / "near_config").write_text("stale")
+    stale = NearDedup(MinHashConfig(threshold=0.9, ngram=2), units).plan()
+    ScratchJob(stale.phases[0], RunInfo(str(other), tuple(units), stale.identity()))(0)
+    assert (other / "_work" / "nd_docs" / "part-00000.parquet").exists()
     fresh = run_near_dedup(units, str(tmp_path / "fresh"), MinHashConfig(threshold=0.6))
     reused = run_near_dedup(units, str(other), MinHashConfig(threshold=0.6))
     assert shard_bytes(other) == shard_bytes(tmp_path / "fresh") and reused.rejected == fresh.rejected
