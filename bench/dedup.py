@@ -307,7 +307,7 @@ def million(work: str, n_docs: int, budgets: list[str], threshold: float) -> Non
     del ids, texts
     cfg = MinHashConfig(tokenizer="words", threshold=threshold)
     out_url = os.path.join(work, "m_out")
-    plan = NearDedup(cfg, units).plan()
+    plan = NearDedup(cfg).plan()
     with Timer() as t:
         LocalEngine().map_units(ScratchJob(plan.phases[0], RunInfo(out_url, tuple(units), plan.identity())),
                                 len(units))

@@ -1,4 +1,5 @@
-"""Ingest: arbitrary Parquet/JSONL rows with a text column -> lake documents with stable ids.
+"""Ingest: arbitrary Parquet/JSONL rows with a text column -> lake documents with stable ids (the id rule of
+``codeflow.records``).
 
 The smallest real map stage, and the entry point for data that did not come through our own readers: rows
 with null or non-UTF-8 text are rejected with a reason, every other row gets a stable id and provenance.
@@ -11,8 +12,7 @@ from dataclasses import dataclass
 
 import pyarrow as pa
 
-from codeflow.dedup.exact import ExactDedupConfig, validate
-from codeflow.records import DOCUMENT_SCHEMA
+from codeflow.records import DOCUMENT_SCHEMA, row_source, validate_text
 from codeflow.stage import Stage, StageResult
 
 META_SKIP = {"id", "text", "content", "source", "url", "language"}
@@ -31,9 +31,8 @@ class IngestStage(Stage):
     schema = DOCUMENT_SCHEMA
 
     def process(self, batch: pa.Table, unit: str) -> StageResult:
-        cfg = ExactDedupConfig(text_column=self.config.text_column, id_column=self.config.id_column)
-        valid = validate(batch, cfg, unit, unit)
-        rejects = valid.rejects.set_column(1, "stage", pa.array([self.name] * valid.rejects.num_rows, pa.string()))
+        valid = validate_text(batch, unit, self.name, self.config.text_column, self.config.id_column)
+        rejects = valid.rejects
         t = valid.table
         col = next((c for c in (self.config.text_column, "text", "content") if c and c in t.column_names), None)
         n = t.num_rows
@@ -43,7 +42,7 @@ class IngestStage(Stage):
         kept = pa.table({
             "id": t.column("id"),
             "text": t.column(col) if col else pa.array([], pa.string()),
-            "source": pa.array([f"{unit}#{r}" for r in rows], pa.string()),
+            "source": pa.array([row_source(unit, r) for r in rows], pa.string()),
             "url": t.column("url") if "url" in t.column_names else pa.nulls(n, pa.string()),
             "language": t.column("language") if "language" in t.column_names else pa.nulls(n, pa.string()),
             "metadata": pa.array([json.dumps(e, sort_keys=True, default=str) if e else None for e in extras],

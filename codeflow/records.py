@@ -6,12 +6,22 @@ without importing codeflow, so every field carries its documentation in the Parq
 
 Ids are stable: a hash of the content plus its provenance, so a re-run of the same input gives the same ids
 and downstream joins (dedup decisions, decontamination hits) stay valid across runs.
+
+**The id rule for input rows** (``ingest``, exact / MinHash / semantic dedup; ``validate_text`` below): a row
+keeps its own non-null ``id`` (the configured id column); a row without one gets
+``stable_id(text, f"{unit}#{row}")``, where ``unit`` is the input file's URL as the run received it (local
+paths absolute, as ``codeflow.sources.expand_inputs`` returns them) and ``row`` its 0-based row number. The id
+depends on the row and its own file only, never on which other files are in the run; moving a file changes the
+ids of its id-less rows, so give rows an ``id`` column when they must survive moves. A reject's ``source`` is
+the same ``{unit}#{row}``.
 """
 
 from __future__ import annotations
 
 import hashlib
+from dataclasses import dataclass
 
+import numpy as np
 import pyarrow as pa
 
 
@@ -197,3 +207,96 @@ CODE_BLOCK_SCHEMA = pa.schema(
     ],
     metadata={"codeflow.kind": "code_block"},
 )
+
+
+# ---- input rows with a text column: the one validation and id rule ---------------------------------------------
+TEXT_COLUMNS = ("text", "content")
+
+
+def pick_text_column(table: pa.Table, configured: str | None) -> str | None:
+    """The configured text column if present, else ``text``, else ``content``; None when there is none."""
+    if configured:
+        return configured if configured in table.column_names else None
+    for name in TEXT_COLUMNS:
+        if name in table.column_names:
+            return name
+    return None
+
+
+def row_source(unit: str, row: int) -> str:
+    """Provenance of an input row: ``{unit}#{row}`` (see the id rule in the module docstring)."""
+    return f"{unit}#{row}"
+
+
+@dataclass
+class ValidatedBatch:
+    """Rows of one unit that have valid text, with their ids; the others are rejects."""
+
+    table: pa.Table            # the valid rows, text column as string, ``id`` column present
+    rows: pa.Array             # original row numbers of the valid rows
+    rejects: pa.Table          # rejects with reason null_text / decode_error / missing_column
+    rows_in: int
+
+
+def validate_text(table: pa.Table, unit: str, stage: str, text_column: str | None = None,
+                  id_column: str = "id") -> ValidatedBatch:
+    """Split a unit's rows into valid documents and rejects, and give every valid row its id (the id rule).
+
+    Rejects: ``missing_column`` (one per unit), ``null_text``, ``decode_error`` (binary text that is not UTF-8,
+    with the byte offset), each labelled with ``stage``.
+    """
+    col = pick_text_column(table, text_column)
+    if col is None:
+        want = text_column or "text/content"
+        rej = rejects_table([{"id": stable_id(unit, prefix="file:"), "stage": stage, "reason": "missing_column",
+                              "detail": f"no {want!r} column in {table.column_names}", "source": unit}])
+        return ValidatedBatch(pa.table({"id": pa.array([], pa.string())}), pa.array([], pa.int64()), rej,
+                              table.num_rows)
+    raw = table.column(col).combine_chunks()
+    fast = _validate_clean(table, raw, col, id_column)
+    if fast is not None:
+        return fast
+    ids_in = table.column(id_column).to_pylist() if id_column in table.column_names else None
+    texts: list[str | None] = []
+    keep_rows: list[int] = []
+    ids: list[str] = []
+    rejects: list[dict] = []
+    for row, value in enumerate(raw.to_pylist()):
+        given = None if ids_in is None or ids_in[row] is None else str(ids_in[row])
+        src = row_source(unit, row)
+        if value is None:
+            rejects.append({"id": given or stable_id(src, prefix="row:"), "stage": stage, "reason": "null_text",
+                            "detail": f"null {col!r}", "source": src})
+            continue
+        if isinstance(value, bytes):
+            try:
+                value = value.decode("utf-8")
+            except UnicodeDecodeError as e:
+                rejects.append({"id": given or stable_id(value, src), "stage": stage, "reason": "decode_error",
+                                "detail": f"invalid UTF-8 at byte {e.start}", "source": src})
+                continue
+        texts.append(value)
+        keep_rows.append(row)
+        ids.append(given or stable_id(value, src))
+    valid = table.take(pa.array(keep_rows, pa.int64())) if keep_rows else table.slice(0, 0)
+    valid = valid.set_column(valid.column_names.index(col), col, pa.array(texts, pa.string()))
+    if id_column in valid.column_names:
+        valid = valid.set_column(valid.column_names.index(id_column), "id", pa.array(ids, pa.string()))
+    else:
+        valid = valid.add_column(0, "id", pa.array(ids, pa.string()))
+    return ValidatedBatch(valid, pa.array(keep_rows, pa.int64()), rejects_table(rejects), table.num_rows)
+
+
+def _validate_clean(table: pa.Table, raw: pa.Array, col: str, id_column: str) -> ValidatedBatch | None:
+    """The common case without a Python loop: string text and string ids, no nulls. Same result as the loop."""
+    if not (pa.types.is_string(raw.type) or pa.types.is_large_string(raw.type)) or raw.null_count:
+        return None
+    if id_column not in table.column_names:
+        return None
+    ids = table.column(id_column).combine_chunks()
+    if not (pa.types.is_string(ids.type) or pa.types.is_large_string(ids.type)) or ids.null_count:
+        return None
+    valid = table.set_column(table.column_names.index(col), col, raw.cast(pa.string()))
+    valid = valid.set_column(valid.column_names.index(id_column), "id", ids.cast(pa.string()))
+    return ValidatedBatch(valid, pa.array(np.arange(table.num_rows, dtype=np.int64)), rejects_table([]),
+                          table.num_rows)

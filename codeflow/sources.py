@@ -1,12 +1,16 @@
 """Input discovery and reading: paths, directories and globs of Parquet / JSONL files into units.
 
 Unreadable input (a truncated or non-Parquet file among good ones) becomes a reject with reason
-``unreadable_input`` for that file; the other files of the run go on.
+``unreadable_input`` for that file; the other files of the run go on. I/O errors that may pass (a throttled
+object store, a network blip: any other ``OSError``) are not input problems: they propagate, and the runner
+retries the unit and finally leaves it uncommitted (``codeflow.runner``).
 """
 
 from __future__ import annotations
 
+import gzip
 import posixpath
+import zlib
 from collections.abc import Iterator, Sequence
 
 import pyarrow as pa
@@ -64,6 +68,15 @@ def read_table_file(url: str) -> pa.Table:
         return pajson.read_json(f)
 
 
+# What a file that cannot be parsed raises: pyarrow's ArrowInvalid / ArrowTypeError / ArrowNotImplementedError
+# are ValueError / TypeError / NotImplementedError; a damaged gzip stream raises BadGzipFile (an OSError, but
+# not a transient one), EOFError or zlib.error; a path that is gone or is a folder is missing input.
+BAD_INPUT_ERRORS: tuple[type[BaseException], ...] = (
+    ValueError, TypeError, NotImplementedError, UnicodeError, EOFError, zlib.error, gzip.BadGzipFile,
+    FileNotFoundError, IsADirectoryError, NotADirectoryError,
+)
+
+
 class TableSource(Source):
     """Reads one Parquet or JSONL file per unit."""
 
@@ -72,7 +85,7 @@ class TableSource(Source):
     def read(self, unit: str) -> Iterator[pa.Table | StageResult]:
         try:
             table = read_table_file(unit)
-        except Exception as e:  # noqa: BLE001 - any unreadable file is a reject, never a crash
+        except BAD_INPUT_ERRORS as e:  # transient OSErrors propagate: the runner retries the unit
             detail = f"{type(e).__name__}: {e}".splitlines()[0][:500]
             rej = rejects_table([{"id": stable_id(unit, prefix="file:"), "stage": self.stage_name,
                                   "reason": "unreadable_input", "detail": detail, "source": unit}])

@@ -12,14 +12,13 @@ import click
 def demo(lake: str, engine: str, fresh: bool) -> None:
     """Run the corpus build on bundled sample data."""
     from codeflow.demo import DEMO_STEPS
-    from codeflow.lake import to_fs
+    from codeflow.lake import StageOutput, safe_remove, to_fs
     from codeflow.ui import console, print_summary
 
     lake = lake.rstrip("/")
     if fresh:
-        fs, root = to_fs(lake)
-        if fs.exists(root):
-            fs.rm(root, recursive=True)
+        safe_remove(lake)  # only a lake the demo (or another codeflow run) wrote, never a folder of yours
+    StageOutput(lake).claim("demo")
     summaries = []
     for name, step in DEMO_STEPS:
         console.print(f"[bold cyan]demo:[/] {name}")

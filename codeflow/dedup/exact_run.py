@@ -8,7 +8,6 @@ validation, the same decisions format, the same filter.
 from __future__ import annotations
 
 import posixpath
-from collections.abc import Sequence
 
 import pyarrow as pa
 import pyarrow.parquet as pq
@@ -20,12 +19,11 @@ from codeflow.dedup.exact import (
     ValidatedBatch,
     apply_decisions,
     keys_for,
-    source_name_for,
-    validate,
 )
 from codeflow.engines import Engine
 from codeflow.lake import to_fs
 from codeflow.plan import CommitPhase, GlobalContext, GlobalPhase, MapPhase, Output, Plan, UnitContext
+from codeflow.records import validate_text
 from codeflow.runner import RunSummary, run_plan
 from codeflow.sources import TableSource
 from codeflow.stage import PhasedStage, StageResult
@@ -50,10 +48,6 @@ class DedupStage(PhasedStage):
     reason: str = "exact_duplicate"
     fallback_schema: pa.Schema = KEYS_SCHEMA
 
-    def __init__(self, config, units: Sequence[str] = ()) -> None:
-        super().__init__(config)
-        self.root = common_root(list(units))
-
     def load(self, unit: str) -> ValidatedBatch:
         """Read and validate one unit; an unreadable file becomes a single reject."""
         src = TableSource()
@@ -62,14 +56,13 @@ class DedupStage(PhasedStage):
         if isinstance(item, StageResult):
             return ValidatedBatch(pa.table({"id": pa.array([], pa.string())}), pa.array([], pa.int64()),
                                   item.rejects, 1)
-        return validate(item, self.config, unit, source_name_for(unit, self.root), self.name)
+        return validate_text(item, unit, self.name, self.config.text_column, self.config.id_column)
 
     def filter(self, ctx: UnitContext) -> StageResult:
         """Commit phase: drop the rows the global phase decided on; they become rejects naming their keeper."""
         batch = self.load(ctx.unit)
         decisions = read_decisions(ctx.scratch(DECISIONS), ctx.index)
-        kept, rejects, stats = apply_decisions(batch, decisions, source_name_for(ctx.unit, self.root), self.name,
-                                               self.reason)
+        kept, rejects, stats = apply_decisions(batch, decisions, ctx.unit, self.name, self.reason)
         return StageResult(kept, rejects, stats)
 
 
@@ -112,15 +105,8 @@ def read_decisions(decisions_url: str, index: int) -> pa.Table:
     return table.sort_by("row")
 
 
-def common_root(units: list[str]) -> str:
-    if not units:
-        return ""
-    dirs = [posixpath.dirname(u) for u in units]
-    return posixpath.commonpath(dirs) if all(d.startswith("/") for d in dirs) else posixpath.commonprefix(dirs)
-
-
 def run_exact_dedup(units: list[str], out_url: str, cfg: ExactDedupConfig | None = None,
                     engine: str | Engine = "local", workers: int = 1, overwrite: bool = False) -> RunSummary:
     """Exact dedup of ``units`` (Parquet/JSONL files) into ``out_url``; resumes a killed run."""
-    stage = ExactDedup(cfg or ExactDedupConfig(), units)
+    stage = ExactDedup(cfg or ExactDedupConfig())
     return run_plan(stage.plan(), units, out_url, engine, workers, overwrite)[0]

@@ -16,8 +16,6 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-
 import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
@@ -102,8 +100,8 @@ class NearDedup(DedupStage):
 
     fallback_schema = DOCS_SCHEMA
 
-    def __init__(self, config: NearConfig, units: Sequence[str] = ()) -> None:
-        super().__init__(config, units)
+    def __init__(self, config: NearConfig) -> None:
+        super().__init__(config)
         self.name, self.reason = stage_of(config)
 
     def signatures(self, ctx: UnitContext) -> dict[str, pa.Table]:
@@ -138,7 +136,7 @@ class NearDedup(DedupStage):
 def run_near_dedup(units: list[str], out_url: str, cfg: NearConfig | None = None, engine: str | Engine = "local",
                    workers: int = 1, overwrite: bool = False) -> RunSummary:
     """MinHash (``MinHashConfig``) or semantic (``SemanticConfig``) dedup of ``units`` into ``out_url``."""
-    stage = NearDedup(cfg or MinHashConfig(), units)
+    stage = NearDedup(cfg or MinHashConfig())
     summary = run_plan(stage.plan(), units, out_url, engine, workers, overwrite)[0]
     from codeflow.dedup.minhash_report import write_report
 

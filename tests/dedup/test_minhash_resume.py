@@ -68,7 +68,7 @@ def test_rerun_is_a_no_op_and_stale_scratch_of_another_config_is_not_reused(tmp_
     assert (again.shards_new, again.shards_resumed) == (0, 2) and again.rejected == first.rejected
     # a run killed after its signature phase leaves scratch behind; another config must not resume from it
     other = tmp_path / "other"
-    stale = NearDedup(MinHashConfig(threshold=0.9, ngram=2), units).plan()
+    stale = NearDedup(MinHashConfig(threshold=0.9, ngram=2)).plan()
     ScratchJob(stale.phases[0], RunInfo(str(other), tuple(units), stale.identity()))(0)
     assert (other / "_work" / "nd_docs" / "part-00000.parquet").exists()
     fresh = run_near_dedup(units, str(tmp_path / "fresh"), MinHashConfig(threshold=0.6))
