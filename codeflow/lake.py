@@ -144,6 +144,10 @@ class StageOutput:
         """URL of kept shard ``index`` (with the protocol), e.g. to feed it to the next stage as an input."""
         return self.url.rstrip("/") + "/" + shard_name(index)
 
+    def kept_urls(self) -> list[str]:
+        """URLs of the committed kept shards, in unit order: the inputs of a next stage."""
+        return [self.kept_url(m["index"]) for m in self.committed_markers()]
+
     def work_path(self, *parts: str) -> str:
         """Scratch space for multi-phase stages (dedup keys, decisions); removed on success."""
         return self.path("_work", *parts)

@@ -29,7 +29,7 @@ import pyarrow.parquet as pq
 
 from codeflow.engines import ENGINES, Engine, get_engine
 from codeflow.errors import CodeflowError
-from codeflow.lake import StageOutput, atomic_write_bytes, atomic_write_json, to_fs
+from codeflow.lake import StageOutput, atomic_write_bytes, atomic_write_json, is_codeflow_output, to_fs
 from codeflow.plan import (
     CommitPhase,
     GlobalContext,
@@ -174,7 +174,10 @@ def _stamp_scratch(info: RunInfo) -> None:
             if json.load(f) == stamp:
                 return
     if root.fs.exists(root.work_path()):
-        root.fs.rm(root.work_path(), recursive=True)
+        for child in root.fs.ls(root.work_path(), detail=False):
+            # A codeflow output nested in _work (fim --repos keeps its code shards there) is an input, not scratch.
+            if not (root.fs.isdir(child) and is_codeflow_output(root.fs, child)):
+                root.fs.rm(child, recursive=True)
     atomic_write_json(root.fs, path, stamp)
 
 

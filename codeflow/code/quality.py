@@ -17,17 +17,11 @@ from __future__ import annotations
 
 from dataclasses import dataclass, replace
 
-DEFAULT_VENDORED_DIRS: tuple[str, ...] = (
-    "node_modules", "vendor", "vendors", "third_party", "third-party", "thirdparty", "3rdparty", "bower_components",
-    "jspm_packages", "Pods", "Carthage", "site-packages", "dist-packages", ".yarn", "__pypackages__",
-)
+from codeflow.pathrules import GENERATED_NAMES, LOCK_FILES, VENDORED_DIRS
 
-DEFAULT_GENERATED_NAMES: tuple[str, ...] = (
-    "*.min.js", "*-min.js", "*.min.css", "*.min.mjs", "*.bundle.js", "*_pb2.py", "*_pb2_grpc.py", "*_pb2.pyi",
-    "*.pb.go", "*.pb.cc", "*.pb.h", "*.pb.swift", "*_grpc.pb.go", "*.g.dart", "*.freezed.dart", "*.designer.cs",
-    "*.Designer.cs", "*.generated.*", "*_generated.*", "package-lock.json", "yarn.lock", "pnpm-lock.yaml",
-    "Cargo.lock", "poetry.lock", "composer.lock", "Gemfile.lock", "go.sum", "*.snap",
-)
+# The path rules live in codeflow.pathrules, shared with commit mining; lock files count as generated here.
+DEFAULT_VENDORED_DIRS: tuple[str, ...] = VENDORED_DIRS
+DEFAULT_GENERATED_NAMES: tuple[str, ...] = GENERATED_NAMES + LOCK_FILES
 
 # Lowercased markers searched in the first ``generated_header_lines`` lines.
 DEFAULT_GENERATED_MARKERS: tuple[str, ...] = (

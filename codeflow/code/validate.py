@@ -22,8 +22,8 @@ from functools import cache
 from codeflow.code import native
 from codeflow.code.languages import LANGUAGES, get_language, get_parser, language_for_path
 from codeflow.code.quality import CodeConfig
+from codeflow.pathrules import LFS_POINTER as LFS_PREFIX  # one home for the marker
 
-LFS_PREFIX = b"version https://git-lfs.github.com/spec/"
 # One translate maps ASCII digits to "0", ASCII letters to "a", everything else to " "; two counts follow.
 # UTF-8 continuation bytes are never ASCII, so this is exact for the ASCII part of any UTF-8 text.
 _CLASSES = bytes(48 if 48 <= b < 58 else 97 if (65 <= b < 91 or 97 <= b < 123) else 32 for b in range(256))

@@ -15,6 +15,7 @@ import re
 import pygit2
 
 from codeflow.commits import paths as pathmod
+from codeflow.repos import MODE_BLOB, MODE_EXEC
 
 PY_IMPORT = re.compile(r"^\s*(?:from\s+(\.*[\w.]*)\s+import\s+([\w, ()*]+)|import\s+([\w.]+))", re.M)
 JS_IMPORT = re.compile(r"""(?:\bfrom\s*|\bimport\s*\(?\s*|\brequire\s*\(\s*)['"](\.{1,2}/[^'"]+)['"]""")
@@ -72,7 +73,7 @@ def _entry(tree: pygit2.Tree, path: str) -> pygit2.Object | None:
         obj = tree[path]
     except (KeyError, ValueError):
         return None
-    return obj if obj.type_str == "blob" and obj.filemode in (0o100644, 0o100755) else None
+    return obj if obj.type_str == "blob" and obj.filemode in (MODE_BLOB, MODE_EXEC) else None
 
 
 def select_context(repo: pygit2.Repository, start_tree: pygit2.Tree, end_tree: pygit2.Tree,

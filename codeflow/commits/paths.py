@@ -2,7 +2,8 @@
 
 Noise paths are dropped from the patch *and* from the size budget: a lock-file refresh beside a one-line fix
 must neither hide the fix nor blow the budget. The lists follow GitHub linguist's vendor / generated rules and
-the lock files of the common package managers.
+the lock files of the common package managers; the lists themselves live in ``codeflow.pathrules``, shared
+with code validation.
 """
 
 from __future__ import annotations
@@ -11,27 +12,16 @@ import posixpath
 import re
 from functools import lru_cache
 
-VENDORED = re.compile(
-    r"(^|/)(vendor|vendored|third_party|third-party|thirdparty|external|extern|node_modules|bower_components|"
-    r"site-packages|\.venv|venv|Pods|Carthage|deps)/"
-)
-GENERATED = re.compile(
-    r"(\.min\.(js|css)$|\.bundle\.js$|-min\.js$|\.map$|_pb2(_grpc)?\.pyi?$|\.pb\.(go|cc|h)$|\.pb\.gw\.go$|"
-    r"_generated\.\w+$|\.generated\.\w+$|(^|/)(dist|build|generated|gen|__generated__)/|\.designer\.cs$|"
-    r"(^|/)\.pnp\.c?js$|\.snap$)"
-)
-LOCK_FILES = frozenset({
-    "package-lock.json", "yarn.lock", "pnpm-lock.yaml", "npm-shrinkwrap.json", "poetry.lock", "Pipfile.lock",
-    "uv.lock", "pdm.lock", "Cargo.lock", "go.sum", "Gemfile.lock", "composer.lock", "mix.lock", "pubspec.lock",
-    "flake.lock", "packages.lock.json", "gradle.lockfile", "conda-lock.yml", "bun.lockb", "Podfile.lock",
-})
+from codeflow.pathrules import generated_reason, is_lfs_pointer, is_lock_file, vendored_dir
+
+__all__ = ["NOISE", "classify", "is_lfs_pointer", "is_programming", "language"]
+
 TEST_PATH = re.compile(
     r"((^|/)(tests?|testing|spec|specs|__tests__|test_utils)/|(^|/)test_[^/]*$|_test\.\w+$|\.test\.\w+$|"
     r"\.spec\.\w+$|(^|/)conftest\.py$|Tests?\.(java|kt|cs|scala|swift)$)"
 )
 DOC_EXT = frozenset({".md", ".rst", ".txt", ".adoc", ".asciidoc", ".org", ".tex"})
 DOC_DIR = re.compile(r"(^|/)(docs?|documentation|examples?)/")
-LFS_POINTER = b"version https://git-lfs.github.com/spec/v1"
 
 
 def language(path: str) -> str | None:
@@ -70,11 +60,11 @@ def is_programming(path: str) -> bool:
 def classify(path: str) -> str:
     """One of ``lock``, ``vendored``, ``generated`` (noise: dropped) or ``test``, ``source``, ``doc``, ``other``."""
     base = posixpath.basename(path)
-    if base in LOCK_FILES or base.endswith(".lock"):
+    if is_lock_file(path):
         return "lock"
-    if VENDORED.search(path):
+    if vendored_dir(path):
         return "vendored"
-    if GENERATED.search(path):
+    if generated_reason(path):
         return "generated"
     if TEST_PATH.search(path):
         return "test"
@@ -87,7 +77,3 @@ def classify(path: str) -> str:
 
 
 NOISE = frozenset({"lock", "vendored", "generated"})
-
-
-def is_lfs_pointer(data: bytes) -> bool:
-    return data.startswith(LFS_POINTER)

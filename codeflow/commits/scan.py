@@ -17,8 +17,9 @@ from pygit2.enums import DiffOption, ObjectType
 
 from codeflow.commits import messages, paths
 from codeflow.commits.config import TripletConfig
+from codeflow.repos import MODE_COMMIT, MODE_LINK
 
-SPECIAL_MODES = (0o120000, 0o160000)  # symlink, submodule: no text content to patch
+SPECIAL_MODES = (MODE_LINK, MODE_COMMIT)  # symlink, submodule: no text content to patch
 NULL_OID = "0" * 40
 # dominant filter -> the reason a start without an endpoint is rejected with (else "no_endpoint")
 SPECIFIC_REASONS = {"binary_only": "binary_only", "lfs_only": "lfs_only", "non_utf8_only": "non_utf8_only"}

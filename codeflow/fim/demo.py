@@ -18,8 +18,7 @@ def demo_fim(lake: str, engine: str) -> list[RunSummary]:
         from codeflow.demo import demo_code
 
         summaries.extend(demo_code(lake, engine))
-    units = [code.url.rstrip("/") + "/" + code.kept_path(m["index"]).rsplit("/", 1)[1]
-             for m in code.committed_markers()]
+    units = code.kept_urls()
     for level in ("file", "repo"):
         # overwrite: the code shards include this checkout's HEAD, which moves between runs
         summaries.append(run_fim(units, f"{lake}/fim/sample_{level}", FimConfig(level=level), engine=engine,

@@ -36,5 +36,4 @@ def code_shards_from_repos(repo_list: str, out: str, engine: str = "local", work
     code_out = StageOutput(out).work_path("code")
     summary = run_code_repos(repo_list, code_out, engine=engine, workers=workers, cache_dir=cache_dir)
     done = StageOutput(code_out)
-    return summary, [done.url.rstrip("/") + "/" + done.kept_path(m["index"]).rsplit("/", 1)[1]
-                     for m in done.committed_markers()]
+    return summary, done.kept_urls()
