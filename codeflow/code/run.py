@@ -11,7 +11,7 @@ from dataclasses import replace
 from codeflow.code.quality import CodeConfig
 from codeflow.code.report import write_report
 from codeflow.code.stage import CodeStage, LakeCodeSource, RepoSource, split_units
-from codeflow.repos import read_repo_list
+from codeflow.repos import pin_entries, read_repo_list
 from codeflow.runner import RunSummary, run_map_stage
 from codeflow.sources import expand_inputs
 
@@ -21,7 +21,7 @@ def run_code_repos(repo_list: str, out: str, config: CodeConfig | None = None, e
                    split: int = 1) -> RunSummary:
     """One unit (and one shard) per repository line of ``repo_list`` in file order, or ``split`` per repository."""
     cfg = replace(config or CodeConfig(), split=split)
-    units = split_units(read_repo_list(repo_list), split)
+    units = split_units(pin_entries(read_repo_list(repo_list)), split)  # one commit per repository per run
     source = RepoSource(max_bytes=cfg.max_bytes, files_per_batch=cfg.files_per_batch, cache_dir=cache_dir)
     summary = run_map_stage(CodeStage(cfg), source, units, out, engine=engine, workers=workers, overwrite=overwrite)
     write_report(summary)

@@ -29,7 +29,7 @@ from codeflow.code.quality import CodeConfig
 from codeflow.code.snippets import unprompt
 from codeflow.code.validate import validate_file
 from codeflow.records import CODE_FILE_SCHEMA, rejects_table, stable_id
-from codeflow.repos import RepoEntry, RepoError, TreeFile, head_commit, iter_tree, open_repo
+from codeflow.repos import RepoEntry, RepoError, TreeFile, entry_commit, iter_tree, open_repo
 from codeflow.sources import TableSource
 from codeflow.stage import Source, Stage, StageResult
 
@@ -135,7 +135,7 @@ class RepoSource(Source):
         entry, part, parts = _parse_unit(unit)
         try:
             repo = open_repo(entry, self.cache_dir)
-            commit = head_commit(repo)
+            commit = entry_commit(repo, entry, self.cache_dir)  # the commit pinned at plan time, else HEAD
             tree = commit.tree
         except (RepoError, pygit2.GitError) as e:
             if part == 0:  # one reject per repository, however many parts it was split into
@@ -158,6 +158,8 @@ class RepoSource(Source):
             yield pa.Table.from_pylist(rows, schema=CANDIDATE_SCHEMA)
 
     def _row(self, repo, entry: RepoEntry, sha: str, item) -> dict:
+        import pygit2
+
         base = {"id": None, "repo": entry.name, "commit": sha, "language_hint": None, "detail": None, "source": None}
         if not isinstance(item, TreeFile):  # an unreadable subtree
             path, oid, err = item
@@ -175,7 +177,7 @@ class RepoSource(Source):
             row["size"] = size
             if size <= self.max_bytes:
                 row["data"] = repo[item.oid].data
-        except Exception as e:  # noqa: BLE001 - zlib errors, missing objects, ... : one reject, tree goes on
+        except (pygit2.GitError, KeyError, ValueError) as e:  # zlib errors, missing objects: one reject, tree goes on
             row.update(kind="corrupt", data=None, detail=f"blob {item.oid[:12]}: {type(e).__name__}: {e}"[:300])
         return row
 

@@ -17,9 +17,10 @@ from pygit2.enums import SortMode
 from codeflow.records import stable_id
 
 
-def first_parent_history(repo: pygit2.Repository) -> list[pygit2.Oid]:
-    """Commit ids of HEAD's first-parent chain, oldest first."""
-    walker = repo.walk(repo.head.target, SortMode.TOPOLOGICAL)
+def first_parent_history(repo: pygit2.Repository, tip: pygit2.Oid | None = None) -> list[pygit2.Oid]:
+    """Commit ids of the first-parent chain ending at ``tip`` (default HEAD; runs pass the pinned commit),
+    oldest first."""
+    walker = repo.walk(tip if tip is not None else repo.head.target, SortMode.TOPOLOGICAL)
     walker.simplify_first_parent()
     ids = [c.id for c in walker]
     ids.reverse()

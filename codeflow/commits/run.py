@@ -5,7 +5,7 @@ from __future__ import annotations
 from codeflow.commits.config import TripletConfig
 from codeflow.commits.report import write_report
 from codeflow.commits.stage import RepoUnitSource, TripletStage
-from codeflow.repos import RepoEntry, read_repo_list
+from codeflow.repos import RepoEntry, pin_entries, read_repo_list
 from codeflow.runner import RunSummary, run_map_stage
 
 
@@ -17,7 +17,7 @@ def run_build_triplets(repos: str | list[RepoEntry], out: str, config: TripletCo
     ``_report.html`` (charts of rejects, filters, scores) beside the shards.
     """
     entries = read_repo_list(repos) if isinstance(repos, str) else list(repos)
-    units = [e.unit for e in entries]
+    units = [e.unit for e in pin_entries(entries)]  # every job mines the commit resolved now
     summary = run_map_stage(TripletStage(config or TripletConfig()), RepoUnitSource(), units, out, engine=engine,
                             workers=workers, overwrite=overwrite)
     write_report(summary)

@@ -20,7 +20,7 @@ from codeflow.commits.config import TripletConfig
 from codeflow.commits.scan import Scanner, restore_libgit2_defaults
 from codeflow.commits.search import search, size_band
 from codeflow.records import TRIPLET_SCHEMA, rejects_table, stable_id
-from codeflow.repos import RepoEntry, RepoError, head_commit, open_repo
+from codeflow.repos import RepoEntry, RepoError, entry_commit, open_repo
 from codeflow.stage import Source, Stage, StageResult
 
 STAGE_NAME = "triplets"
@@ -35,12 +35,17 @@ class RepoUnitSource(Source):
 
     def read(self, unit: str) -> Iterator[pa.Table | StageResult]:
         entry = RepoEntry.from_unit(unit)
-        yield pa.table({"location": [entry.location], "name": [entry.name]})
+        yield pa.table({"location": [entry.location], "name": [entry.name], "commit": [entry.commit]})
 
 
 def _reject(name: str, location: str, key: str, reason: str, detail: str) -> dict:
     return {"id": stable_id(name, key, prefix="tri:"), "stage": STAGE_NAME, "reason": reason,
             "detail": detail[:500], "source": f"{location}@{key}" if key else location}
+
+
+# What a damaged repository raises (missing or corrupt objects, unreadable refs). OSError is not in it: I/O
+# failures are transient and propagate to the runner, which retries the unit.
+CORRUPT_ERRORS: tuple[type[Exception], ...] = (RepoError, pygit2.GitError, KeyError, ValueError)
 
 
 def _repo_error(e: Exception) -> tuple[str, str]:
@@ -59,21 +64,24 @@ class TripletStage(Stage):
         super().__init__(config or TripletConfig())
 
     def process(self, batch: pa.Table, unit: str) -> StageResult:
-        parts = [self.mine(loc, name) for loc, name in zip(batch.column("location").to_pylist(),
-                                                           batch.column("name").to_pylist(), strict=True)]
+        commits = batch.column("commit").to_pylist() if "commit" in batch.column_names else [""] * batch.num_rows
+        parts = [self.mine(loc, name, commit or "") for loc, name, commit in
+                 zip(batch.column("location").to_pylist(), batch.column("name").to_pylist(), commits, strict=True)]
         return StageResult.merge(parts, TRIPLET_SCHEMA)
 
-    def mine(self, location: str, name: str) -> StageResult:
-        """All triplets of one repository, or rejects; never raises for a bad repository."""
+    def mine(self, location: str, name: str, commit: str = "") -> StageResult:
+        """All triplets of one repository (at the pinned ``commit``, else HEAD), or rejects; never raises for a
+        bad repository (network failures propagate: the runner retries them)."""
         cfg = self.config
         stats: Counter = Counter(repos_in=1)
         try:
-            repo = open_repo(location, cfg.clone_cache)
-            head_commit(repo)
+            entry = RepoEntry(location, name, commit=commit)
+            repo = open_repo(entry, cfg.clone_cache)
+            tip = entry_commit(repo, entry, cfg.clone_cache)
             if repo.is_shallow:
                 raise RepoError("shallow_clone", f"{location}: shallow clone; history is incomplete")
-            ids = history.first_parent_history(repo)
-        except Exception as e:  # noqa: BLE001 - any unusable repository is one reject, never a crash
+            ids = history.first_parent_history(repo, tip.id)
+        except CORRUPT_ERRORS as e:  # an unusable repository is one reject, never a crash
             reason, detail = _repo_error(e)
             return self._repo_reject(name, location, reason, detail, stats)
         n = len(ids)
@@ -96,7 +104,7 @@ class TripletStage(Stage):
             # Scan the whole reachable region up front: the size band must not depend on which walks ran.
             last = min(n - 1, starts[-1] + cfg.max_walk_commits)
             infos = [scanner.get(r) for r in range(starts[0] + 1, last + 1)]
-        except Exception as e:  # noqa: BLE001 - missing / corrupt commit or tree objects
+        except CORRUPT_ERRORS as e:  # missing / corrupt commit or tree objects
             return self._repo_reject(name, location, "corrupt_objects", _repo_error(e)[1], stats)
         band = size_band(infos)
         rows: list[dict] = []
@@ -105,7 +113,7 @@ class TripletStage(Stage):
             key = str(ids[start])
             try:
                 row, reason, detail = self._mine_start(repo, name, location, ids, start, scanner, band)
-            except Exception as e:  # noqa: BLE001 - a corrupt blob hits only the starts that need it
+            except CORRUPT_ERRORS as e:  # a corrupt blob hits only the starts that need it
                 row, (reason, detail) = None, _repo_error(e)
             if row is not None:
                 rows.append(row)
