@@ -52,7 +52,7 @@ def default_corpus(max_mb: float, max_bytes: int) -> list[tuple[str, bytes]]:
     """This checkout's HEAD, the bundled sample repo, and real Python / C / C++ from site-packages (capped)."""
     import pygit2
 
-    from codeflow.code.sample import bundled_sample_repo
+    from codeflow.demo.data import bundled_sample_repo
 
     files: list[tuple[str, bytes]] = []
     lines = [f"{bundled_sample_repo()}\tsample"]

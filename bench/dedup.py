@@ -114,7 +114,7 @@ class Truth:
     """Exact shingle-set Jaccard, cached per document, over the reference tokenizer."""
 
     def __init__(self, ids, texts, family):
-        from codeflow.dedup import minhash_ref
+        from codeflow.testing import minhash_ref
 
         self.ref = minhash_ref
         self.text = dict(zip(ids, texts, strict=True))

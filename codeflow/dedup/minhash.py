@@ -15,7 +15,7 @@ call per shingle, a small numpy matrix per document). Here a batch is one flat t
    chunks of the flat shingle array, so the temporary buffer has a fixed size whatever the document lengths.
 5. **Band keys**: each band's ``rows`` values folded the same way into one 64-bit key (stored as int64).
 
-``codeflow.dedup.minhash_ref`` computes the same numbers one document at a time in plain Python; a test
+``codeflow.testing.minhash_ref`` computes the same numbers one document at a time in plain Python; a test
 checks that both agree bit for bit. A document without tokens has no shingles: its signature is all ones and
 it gets no band keys, so empty documents never become near-duplicate candidates (exact dedup handles them).
 """

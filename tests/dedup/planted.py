@@ -2,7 +2,7 @@
 
 Each family is a random base document plus copies with a known number of word substitutions (and a few
 deletions), so pair similarities straddle any threshold in (0.6, 0.95). Ground truth is the exact Jaccard
-of the reference shingle sets (``codeflow.dedup.minhash_ref``), not of signatures.
+of the reference shingle sets (``codeflow.testing.minhash_ref``), not of signatures.
 """
 
 from __future__ import annotations
@@ -13,7 +13,7 @@ import random
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from codeflow.dedup import minhash_ref
+from codeflow.testing import minhash_ref
 
 EDITS = (0, 1, 2, 3, 5, 10)
 

@@ -7,8 +7,8 @@ import pyarrow as pa
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from codeflow.dedup import minhash_ref
 from codeflow.dedup.minhash import MinHashConfig, sign_texts
+from codeflow.testing import minhash_ref
 
 TEXTS = [
     "", "   \n\t ", "one", "Hello, World! café ÉCOLE naïve 東京タワー is big",

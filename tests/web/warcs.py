@@ -8,7 +8,7 @@ import io
 from warcio.warcwriter import WARCWriter
 
 from codeflow.demo import sample_path
-from codeflow.web.sample import write_response
+from codeflow.demo.warc import write_response
 from codeflow.web.warc import WarcRecord, iter_warc
 
 SAMPLE = sample_path("warc", "python-docs.warc.gz")

@@ -6,7 +6,7 @@ URLs, plus two real non-HTML files from the same package (a ``.js`` and a ``.txt
 ``not_html`` branch. Rebuild it with::
 
     apt-get download python3.11-doc && dpkg-deb -x python3.11-doc_*.deb /tmp/pydoc
-    python -m codeflow.web.sample /tmp/pydoc/usr/share/doc/python3.11/html \
+    python -m codeflow.demo.warc /tmp/pydoc/usr/share/doc/python3.11/html \
         codeflow/data/sample/warc/python-docs.warc.gz
 
 Record ids and dates are derived from the URL, so the same pages give the same records.

@@ -1,4 +1,4 @@
-"""The bundled sample repository as a real git repository (for the demo and for users trying the stage).
+"""Bundled sample data, and the sample repository as a real git repository (for the demo, tests and users).
 
 Package data cannot ship a ``.git`` folder, so the sample files under ``codeflow/data/sample/code/repo`` are
 committed into a fresh repository with pygit2 on first use. The commit is deterministic (fixed author, time
@@ -11,9 +11,15 @@ import hashlib
 import os
 import shutil
 import tempfile
+from importlib import resources
 from pathlib import Path
 
 from codeflow.repos import MODE_BLOB, MODE_EXEC, MODE_TREE, default_cache_dir
+
+
+def sample_path(*parts: str) -> str:
+    """Path of bundled sample data (installed with the package)."""
+    return str(Path(str(resources.files("codeflow") / "data" / "sample")).joinpath(*parts))
 
 
 def _tree(repo, folder: Path):
@@ -40,8 +46,6 @@ def commit_folder(folder: str, dest: str, name: str = "sample") -> str:
 
 def bundled_sample_repo(cache_dir: str | None = None) -> str:
     """Path of the bundled sample as a bare git repository, built once per content version."""
-    from codeflow.demo import sample_path
-
     folder = Path(sample_path("code", "repo"))
     h = hashlib.sha1()
     for p in sorted(folder.rglob("*")):

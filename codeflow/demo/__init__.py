@@ -1,21 +1,19 @@
 """The demo: every landed stage on the bundled sample data, into ``./lake`` (or ``--lake``).
 
 Each stage adds one function to ``DEMO_STEPS``; it takes the lake root URL and returns the run summaries it
-produced. Steps run in order, so later stages may read what earlier ones wrote.
+produced. Steps run in order, so later stages may read what earlier ones wrote. The demo's scaffolding lives
+beside it: ``data`` (bundled samples, the sample repository), ``repos`` (the generated triplets repository),
+``warc`` (how the sample WARC was written); stage packages hold only stage code.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable
-from importlib import resources
-from pathlib import Path
 
+from codeflow.demo.data import sample_path
 from codeflow.runner import RunSummary
 
-
-def sample_path(*parts: str) -> str:
-    """Path of bundled sample data (installed with the package)."""
-    return str(Path(str(resources.files("codeflow") / "data" / "sample")).joinpath(*parts))
+__all__ = ["DEMO_STEPS", "sample_path"]
 
 
 def demo_exact_dedup(lake: str, engine: str) -> list[RunSummary]:
@@ -49,7 +47,7 @@ def demo_code(lake: str, engine: str) -> list[RunSummary]:
     import pygit2
 
     from codeflow.code.run import run_code_repos
-    from codeflow.code.sample import bundled_sample_repo
+    from codeflow.demo.data import bundled_sample_repo
 
     lines = [f"{bundled_sample_repo()}\tcodeflow/sample"]
     own = pygit2.discover_repository(os.getcwd())
@@ -69,8 +67,8 @@ def demo_triplets(lake: str, engine: str) -> list[RunSummary]:
     import os
     import tempfile
 
-    from codeflow.commits.demo_repo import demo_repo_entries
     from codeflow.commits.run import run_build_triplets
+    from codeflow.demo.repos import demo_repo_entries
 
     local = "://" not in lake or lake.startswith("file://")
     work = os.path.join(lake.removeprefix("file://"), "triplets", "_repos") if local else tempfile.mkdtemp()
@@ -80,10 +78,22 @@ def demo_triplets(lake: str, engine: str) -> list[RunSummary]:
 
 
 def demo_fim(lake: str, engine: str) -> list[RunSummary]:
-    """File- and repo-level FIM samples from the code step's shards (one shard per repository)."""
-    from codeflow.fim.demo import demo_fim as run
+    """File- and repo-level FIM samples from ``{lake}/code/sample_repos`` (written by the code step, run first
+    if missing): one shard per repository, so repo level sees each repository whole."""
+    from codeflow.fim.run import run_fim
+    from codeflow.fim.stage import FimConfig
+    from codeflow.lake import StageOutput
 
-    return run(lake, engine)
+    code = StageOutput(f"{lake}/code/sample_repos")
+    summaries: list[RunSummary] = []
+    if not code.is_complete():
+        summaries.extend(demo_code(lake, engine))
+    units = code.kept_urls()
+    for level in ("file", "repo"):
+        # overwrite: the code shards include this checkout's HEAD, which moves between runs
+        summaries.append(run_fim(units, f"{lake}/fim/sample_{level}", FimConfig(level=level), engine=engine,
+                                 workers=2, overwrite=True))
+    return summaries
 
 
 # (name, step). Add yours at the end.
