@@ -19,7 +19,7 @@ from codeflow.commits.assemble import AssemblyError, build
 from codeflow.commits.config import TripletConfig
 from codeflow.commits.scan import Scanner, restore_libgit2_defaults
 from codeflow.commits.search import search, size_band
-from codeflow.records import TRIPLET_SCHEMA, rejects_table, stable_id
+from codeflow.records import TRIPLET_SCHEMA, stable_id
 from codeflow.repos import RepoEntry, RepoError, entry_commit, open_repo
 from codeflow.stage import Source, Stage, StageResult
 
@@ -38,9 +38,9 @@ class RepoUnitSource(Source):
         yield pa.table({"location": [entry.location], "name": [entry.name], "commit": [entry.commit]})
 
 
-def _reject(name: str, location: str, key: str, reason: str, detail: str) -> dict:
-    return {"id": stable_id(name, key, prefix="tri:"), "stage": STAGE_NAME, "reason": reason,
-            "detail": detail[:500], "source": f"{location}@{key}" if key else location}
+def _reject_key(name: str, location: str, key: str) -> tuple[str, str]:
+    """(id, source) of a reject: per start commit (``key``), or for the whole repository (``key`` empty)."""
+    return stable_id(name, key, prefix="tri:"), f"{location}@{key}" if key else location
 
 
 # What a damaged repository raises (missing or corrupt objects, unreadable refs). OSError is not in it: I/O
@@ -108,7 +108,7 @@ class TripletStage(Stage):
             return self._repo_reject(name, location, "corrupt_objects", _repo_error(e)[1], stats)
         band = size_band(infos)
         rows: list[dict] = []
-        rejects: list[dict] = []
+        rejects: list[tuple[str, str, str, str]] = []  # id, reason, detail, source
         for start in starts:
             key = str(ids[start])
             try:
@@ -118,7 +118,8 @@ class TripletStage(Stage):
             if row is not None:
                 rows.append(row)
             else:
-                rejects.append(_reject(name, location, key, reason, detail))
+                rid, source = _reject_key(name, location, key)
+                rejects.append((rid, reason, detail[:500], source))
         for k, v in scanner.filter_counts.items():
             stats[f"filter_{k}"] += v
         stats.update(rows_in=len(starts), commits_scanned=scanner.scanned, merges_diffed=scanner.measured_merges,
@@ -126,7 +127,8 @@ class TripletStage(Stage):
         if not rows:
             stats["repos_without_triplets"] = 1
         kept = pa.Table.from_pylist(rows, schema=TRIPLET_SCHEMA) if rows else TRIPLET_SCHEMA.empty_table()
-        return StageResult(kept, rejects_table(rejects), stats)
+        ids, reasons, details, sources = (list(c) for c in zip(*rejects, strict=True)) if rejects else ([],) * 4
+        return StageResult(kept, self.reject(ids, reasons, details, sources), stats)
 
     def _mine_start(self, repo: pygit2.Repository, name: str, location: str, ids: list, start: int,
                     scanner: Scanner, band: tuple[float, float]) -> tuple[dict | None, str, str]:
@@ -144,5 +146,5 @@ class TripletStage(Stage):
 
     def _repo_reject(self, name: str, location: str, reason: str, detail: str, stats: Counter) -> StageResult:
         stats.update(rows_in=1, repos_rejected=1)
-        return StageResult(TRIPLET_SCHEMA.empty_table(),
-                           rejects_table([_reject(name, location, "", reason, detail)]), stats)
+        rid, source = _reject_key(name, location, "")
+        return StageResult(TRIPLET_SCHEMA.empty_table(), self.reject([rid], reason, detail[:500], source), stats)
