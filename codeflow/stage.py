@@ -5,8 +5,9 @@ engine. Work is cut into *units* (an input Parquet file, a WARC file, a reposito
 datatrove task or a Spark task runs, and what a shard in the lake corresponds to, so resume, determinism and
 accounting are all per unit and identical on every engine.
 
-``run_unit`` is the one function both engines call for a map stage: read the unit through a ``Source``,
-process it, commit the shard. The engine adapters live in ``codeflow.pipelines``.
+``read_unit`` is the whole work of a map stage on one unit (read through a ``Source``, process every batch);
+``codeflow.runner`` runs it as the commit phase of a one-phase plan. Stages with several phases or outputs are
+``PhasedStage``s that return a ``codeflow.plan.Plan``. Engines live in ``codeflow.engines``.
 """
 
 from __future__ import annotations
