@@ -20,7 +20,7 @@ from codeflow.dedup.exact import (
     apply_decisions,
     keys_for,
 )
-from codeflow.engines import Engine
+from codeflow.engines import Engine, check_memory_limit
 from codeflow.lake import to_fs
 from codeflow.plan import CommitPhase, GlobalContext, GlobalPhase, MapPhase, Output, Plan, UnitContext
 from codeflow.records import validate_text
@@ -85,6 +85,7 @@ class ExactDedup(DedupStage):
         return {"dropped": dropped}
 
     def plan(self) -> Plan:
+        check_memory_limit(self.config.memory_limit)  # a usage error now, not after the first phase
         return Plan(self.name, self.config,
                     (MapPhase("keys", self.keys), GlobalPhase("group", self.group), CommitPhase(self.filter)),
                     (Output("", KEYS_SCHEMA, schema_from_shards=True),))

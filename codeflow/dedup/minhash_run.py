@@ -1,15 +1,14 @@
-"""Near-duplicate dedup end to end (MinHash, or semantic with the same phases).
+"""Near-duplicate dedup as a phased plan (MinHash, or semantic with the same phases); ``codeflow.runner`` runs it.
 
-1. ``signatures`` (per unit): validate rows exactly like exact dedup (same ids, same rejects), compute
-   signatures and band keys, write ``_work/nd_bands/part-N.parquet`` (band, bkey, uid) and then
-   ``_work/nd_docs/part-N.parquet`` (uid, id, unit, rowno, score, stars, sig); the docs file is the
-   unit's commit, so a killed run redoes only units without one.
-2. ``cluster`` (global, once): candidate edges, verification, connected components and keepers in the
-   shared SQL of ``codeflow.dedup.components``, on duckdb (bounded memory) or Spark SQL; decisions go to
-   ``_work/decisions/unit=N/`` in exact dedup's format (``row, id, keeper_id, group_size`` with the cluster
-   size as group size), then a done flag.
-3. ``filter`` (per unit): exact dedup's ``FilterJob`` with stage ``dedup_minhash`` / reason
-   ``near_duplicate`` (``dedup_semantic`` / ``semantic_duplicate``) commits kept rows and rejects.
+1. ``signatures`` (MapPhase): validate rows exactly like exact dedup (same ids, same rejects), compute
+   signatures and band keys: scratch tables ``nd_bands`` (band, bkey, uid) and ``nd_docs`` (uid, id, unit, rowno,
+   score, stars, sig); the runner's per-unit phase marker makes a killed run redo only the missing units.
+2. ``cluster`` (GlobalPhase): candidate edges, verification, connected components and keepers in the shared SQL
+   of ``codeflow.dedup.components``, on the engine's dialect (duckdb with bounded memory, or Spark SQL);
+   decisions go to ``_work/decisions/unit=N/`` in exact dedup's format (``row, id, keeper_id, group_size`` with
+   the cluster size as group size).
+3. filter (CommitPhase): exact dedup's filter with stage ``dedup_minhash`` / reason ``near_duplicate``
+   (``dedup_semantic`` / ``semantic_duplicate``) commits kept rows and rejects.
 
 ``uid = unit << 32 | row`` names a document in the global phase: an integer both engines order alike.
 """
@@ -27,7 +26,7 @@ from codeflow.dedup.minhash import STAGE as MINHASH_STAGE
 from codeflow.dedup.minhash import MinHashConfig, resolve_tokenizer, sign_texts
 from codeflow.dedup.semantic import STAGE as SEMANTIC_STAGE
 from codeflow.dedup.semantic import SemanticConfig, semantic_sign
-from codeflow.engines import Engine
+from codeflow.engines import Engine, check_memory_limit
 from codeflow.plan import CommitPhase, GlobalContext, GlobalPhase, MapPhase, Output, Plan, UnitContext
 from codeflow.runner import RunSummary, run_plan
 from codeflow.stage import config_dict
@@ -127,6 +126,7 @@ class NearDedup(DedupStage):
         return stats
 
     def plan(self) -> Plan:
+        check_memory_limit(self.config.memory_limit)  # a usage error now, not after the first phase
         return Plan(self.name, self.config,
                     (MapPhase("signatures", self.signatures), GlobalPhase("cluster", self.cluster),
                      CommitPhase(self.filter)),

@@ -15,6 +15,7 @@ A new engine (Ray, Dask) is one new module here plus one line in ``ENGINES``.
 from __future__ import annotations
 
 import importlib
+import re
 from abc import ABC, abstractmethod
 from collections.abc import Callable
 from contextlib import AbstractContextManager
@@ -95,3 +96,13 @@ def sql_string(value: str) -> str:
     """``value`` as a SQL string literal (quotes doubled): paths with a quote in them stay one literal."""
     return "'" + str(value).replace("'", "''") + "'"
 
+
+
+_MEMORY = re.compile(r"^\s*\d+(\.\d+)?\s*(B|KB|MB|GB|TB|KiB|MiB|GiB|TiB)\s*$", re.IGNORECASE)
+
+
+def check_memory_limit(value: str) -> str:
+    """A duckdb memory size such as ``2GB`` or ``512MiB``; anything else is a usage error."""
+    if not _MEMORY.match(value or ""):
+        raise CodeflowError(f"invalid memory limit {value!r}: use a size like 2GB or 512MiB")
+    return value.strip()

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import os
 import posixpath
-import re
 import shutil
 import tempfile
 from collections.abc import Callable, Iterator
@@ -18,11 +17,8 @@ from typing import Any
 
 import duckdb
 
-from codeflow.engines import Engine, sql_string
-from codeflow.errors import CodeflowError
+from codeflow.engines import Engine, check_memory_limit, sql_string
 from codeflow.lake import to_fs
-
-_MEMORY = re.compile(r"^\s*\d+(\.\d+)?\s*(B|KB|MB|GB|TB|KiB|MiB|GiB|TiB)\s*$", re.IGNORECASE)
 
 
 class DuckDialect:
@@ -68,13 +64,6 @@ class DuckDialect:
 
     def dot(self, x: str, y: str, k: int) -> str:
         return f"list_sum(list_transform(range(1, len({x}) + 1), lambda i: {x}[i] * {y}[i]))"
-
-
-def check_memory_limit(value: str) -> str:
-    """A duckdb memory size such as ``2GB`` or ``512MiB``; anything else is a usage error."""
-    if not _MEMORY.match(value or ""):
-        raise CodeflowError(f"invalid memory limit {value!r}: use a size like 2GB or 512MiB")
-    return value.strip()
 
 
 class LocalEngine(Engine):
