@@ -107,4 +107,4 @@ NATIVE = Extension("codeflow.code._native", ["codeflow/code/_native.c"], optiona
                    define_macros=[("_POSIX_C_SOURCE", "200112L"), ("_DEFAULT_SOURCE", None),
                                   ("TREE_SITTER_HIDE_SYMBOLS", None), ("CODEFLOW_TS_VERSION", f'"{TS_VERSION}"')])
 setup(packages=packages, package_dir=package_dir, package_data={"codeflow": [f"{DATA}/*", f"{DATA}/**/*"]},
-      include_package_data=False, ext_modules=[NATIVE], cmdclass={"build_ext": BuildExt})
+      include_package_data=False, ext_modules=[NATIVE], cmdclass={"build_ext": BuildExt}, license="Apache-2.0")
