@@ -220,6 +220,12 @@ def python_check(data: bytes, language: str, classes: bytes | None) -> tuple:
     return None, root.descendant_count, m["max_depth"], m["function_count"], m["_comment_bytes"]
 
 
+def native_status() -> str:
+    """``native`` when parse and walk run in the C extension here, else ``python: <why>`` (shown by make install)."""
+    native.checker(python_check, _kind_classes)
+    return native.status()
+
+
 def parse_checked(data: bytes, language: str, path: str = "", metrics: bool = True) -> tuple[str, tuple]:
     """Parse with the language's grammar, then its fallback if the first parse has errors and ``path`` allows it.
 
