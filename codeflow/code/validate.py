@@ -155,6 +155,7 @@ def first_error(root):
             return node
 
 def error_site(node) -> ErrorSite:
+    """A py-tree-sitter node's ``ErrorSite``, the same tuple the C ``check`` returns for its first error."""
     row, column = node.start_point
     return ErrorSite(node.is_missing, node.type, node.start_byte, node.end_byte, row, column)
 
