@@ -67,7 +67,7 @@ def _fwd_branch(
 
 @triton.jit
 def _fwd(
-    Q, K1, V1, K2, V2, G, O, OG, OL, LSE_G, LSE_L, DS,
+    Q, K1, V1, K2, V2, G, OUT, OG, OL, LSE_G, LSE_L, DS,
     sqb, sqh, sqt, sk1b, sk1h, sk1t, sv1b, sv1h, sv1t, sk2b, sk2h, sk2t, sv2b, sv2h, sv2t, sgb, sgh, sgt,
     H, GROUP, T, W, D, qk_scale,
     BLOCK_M: tl.constexpr, BLOCK_N: tl.constexpr, BLOCK_D: tl.constexpr, PREC: tl.constexpr,
@@ -109,7 +109,7 @@ def _fwd(
     o = g[:, None] * o_g + (1.0 - g[:, None]) * o_l
 
     out = pid_bh * T * D + offs_m[:, None] * D + offs_d[None, :]  # outputs are contiguous [B, H, T, D]
-    tl.store(O + out, o.to(O.dtype.element_ty), mask=q_mask)
+    tl.store(OUT + out, o.to(OUT.dtype.element_ty), mask=q_mask)
     tl.store(OG + out, o_g.to(OG.dtype.element_ty), mask=q_mask)
     tl.store(OL + out, o_l.to(OL.dtype.element_ty), mask=q_mask)
     tl.store(LSE_G + pid_bh * T + offs_m, m_g + tl.math.log2(l_g), mask=row_ok)
