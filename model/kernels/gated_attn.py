@@ -34,7 +34,10 @@ import torch
 import triton
 import triton.language as tl
 from torch import Tensor
+from triton import knobs
 
+# triton.jit decides at decoration time (i.e. now) whether kernels are compiled or run by the numpy interpreter
+INTERPRETED = bool(knobs.runtime.interpret)
 LOG2E = 1.4426950408889634  # softmax in base 2: exp(x) = exp2(x * log2(e))
 
 
@@ -374,16 +377,10 @@ def gated_attn_triton(
     B, H, T, _ = q.shape
     if H % k1.size(1) or k1.shape != v1.shape or k1.shape != k2.shape or k2.shape != v2.shape:
         raise ValueError(f"GQA shapes do not fit: q {tuple(q.shape)}, k1 {tuple(k1.shape)}, k2 {tuple(k2.shape)}")
-    if q.device.type != "cuda" and not triton_interpreted():
-        raise RuntimeError("the triton backend needs a CUDA device, or TRITON_INTERPRET=1 set before triton is "
-                           "imported (slow; for tests)")
+    if q.device.type != "cuda" and not INTERPRETED:
+        raise RuntimeError("attention backend 'triton' needs a CUDA device, or TRITON_INTERPRET=1 set before "
+                           "codeflow.model.kernels.gated_attn is imported (slow; for tests)")
     doc_start, doc_end = doc_bounds(doc_ids, B, T, q.device)
     gate = gate.expand(B, H, T, 1)
     return GatedAttnFn.apply(q, k1, v1, k2, v2, gate, window_left, doc_start, doc_end)
 
-
-def triton_interpreted() -> bool:
-    """Whether Triton runs kernels in its numpy interpreter (decided by TRITON_INTERPRET when it is imported)."""
-    from triton import knobs
-
-    return bool(knobs.runtime.interpret)
