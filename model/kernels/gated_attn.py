@@ -43,7 +43,7 @@ LOG2E = 1.4426950408889634  # softmax in base 2: exp(x) = exp2(x * log2(e))
 
 @triton.jit
 def _fwd_branch(
-    acc, l_i, m_i, q, K, V, skt, svt, offs_m, offs_d, ds, lo, hi, T, W, D, qk_scale,
+    acc, l_i, m_i, q, K, V, skt, svt, offs_m, offs_d, ds, ds_max, m0, lo, hi, T, W, D, qk_scale,
     LOCAL: tl.constexpr, BLOCK_N: tl.constexpr, PREC: tl.constexpr,
 ):
     """Online softmax of one branch over key blocks [lo, hi) (two of these run per query block)."""
@@ -53,10 +53,15 @@ def _fwd_branch(
         k = tl.load(K + offs_n[:, None] * skt + offs_d[None, :], mask=kv_mask, other=0.0)
         v = tl.load(V + offs_n[:, None] * svt + offs_d[None, :], mask=kv_mask, other=0.0)
         s = tl.dot(q, tl.trans(k), input_precision=PREC) * qk_scale
-        valid = (offs_n[None, :] <= offs_m[:, None]) & (offs_n[None, :] >= ds[:, None])
+        # only blocks that cross the diagonal, a document start or the window edge need a mask
+        edge = (start_n + BLOCK_N - 1 > m0) | (start_n < ds_max)
         if LOCAL:
-            valid = valid & (offs_m[:, None] - offs_n[None, :] <= W)
-        s = tl.where(valid, s, float("-inf"))
+            edge = edge | (hi - 1 - start_n > W)
+        if edge:
+            valid = (offs_n[None, :] <= offs_m[:, None]) & (offs_n[None, :] >= ds[:, None])
+            if LOCAL:
+                valid = valid & (offs_m[:, None] - offs_n[None, :] <= W)
+            s = tl.where(valid, s, float("-inf"))
         m_new = tl.maximum(m_i, tl.max(s, 1))
         # a row that has seen no visible key yet keeps m = -inf; shift by 0 so exp2 gives 0, not NaN
         m_use = tl.where(m_new == float("-inf"), 0.0, m_new)
@@ -87,6 +92,7 @@ def _fwd(
     g = tl.load(G + b * sgb + h * sgh + offs_m * sgt, mask=row_ok, other=0.0).to(tl.float32)
     ds = tl.load(DS + b * T + offs_m, mask=row_ok, other=0)
     q_lo = tl.load(DS + b * T + m0)  # documents are contiguous, so the block's first row has the earliest start
+    ds_max = tl.max(ds, 0)
     hi = tl.minimum(m0 + BLOCK_M, T)
 
     acc_g = tl.zeros([BLOCK_M, BLOCK_D], dtype=tl.float32)
@@ -94,7 +100,7 @@ def _fwd(
     m_g = tl.full([BLOCK_M], float("-inf"), dtype=tl.float32)
     acc_g, l_g, m_g = _fwd_branch(
         acc_g, l_g, m_g, q, K1 + b * sk1b + hk * sk1h, V1 + b * sv1b + hk * sv1h, sk1t, sv1t,
-        offs_m, offs_d, ds, (q_lo // BLOCK_N) * BLOCK_N, hi, T, W, D, qk_scale, False, BLOCK_N, PREC,
+        offs_m, offs_d, ds, ds_max, m0, (q_lo // BLOCK_N) * BLOCK_N, hi, T, W, D, qk_scale, False, BLOCK_N, PREC,
     )
     acc_l = tl.zeros([BLOCK_M, BLOCK_D], dtype=tl.float32)
     l_l = tl.zeros([BLOCK_M], dtype=tl.float32)
@@ -102,7 +108,7 @@ def _fwd(
     lo_l = tl.maximum(q_lo, m0 - W)
     acc_l, l_l, m_l = _fwd_branch(
         acc_l, l_l, m_l, q, K2 + b * sk2b + hk * sk2h, V2 + b * sv2b + hk * sv2h, sk2t, sv2t,
-        offs_m, offs_d, ds, (lo_l // BLOCK_N) * BLOCK_N, hi, T, W, D, qk_scale, True, BLOCK_N, PREC,
+        offs_m, offs_d, ds, ds_max, m0, (lo_l // BLOCK_N) * BLOCK_N, hi, T, W, D, qk_scale, True, BLOCK_N, PREC,
     )
     # padding rows (offs_m >= T) have l = 0; they are never stored, but keep them finite
     l_g = tl.where(row_ok, l_g, 1.0)
@@ -145,7 +151,7 @@ def _bwd_preprocess(
 
 @triton.jit
 def _dq_branch(
-    dq, q, do, lse, delta, K, V, skt, svt, offs_m, offs_d, ds, lo, hi, T, W, D, qk_scale,
+    dq, q, do, lse, delta, K, V, skt, svt, offs_m, offs_d, ds, ds_max, m0, lo, hi, T, W, D, qk_scale,
     LOCAL: tl.constexpr, BLOCK_N: tl.constexpr, PREC: tl.constexpr,
 ):
     """dq += dS K over key blocks [lo, hi) of one branch; ``do`` already carries the branch's gate factor."""
@@ -155,10 +161,15 @@ def _dq_branch(
         k = tl.load(K + offs_n[:, None] * skt + offs_d[None, :], mask=kv_mask, other=0.0)
         v = tl.load(V + offs_n[:, None] * svt + offs_d[None, :], mask=kv_mask, other=0.0)
         s = tl.dot(q, tl.trans(k), input_precision=PREC) * qk_scale
-        valid = (offs_n[None, :] <= offs_m[:, None]) & (offs_n[None, :] >= ds[:, None])
+        p = tl.math.exp2(s - lse[:, None])
+        edge = (start_n + BLOCK_N - 1 > m0) | (start_n < ds_max)
         if LOCAL:
-            valid = valid & (offs_m[:, None] - offs_n[None, :] <= W)
-        p = tl.where(valid, tl.math.exp2(tl.where(valid, s, 0.0) - lse[:, None]), 0.0)
+            edge = edge | (hi - 1 - start_n > W)
+        if edge:
+            valid = (offs_n[None, :] <= offs_m[:, None]) & (offs_n[None, :] >= ds[:, None])
+            if LOCAL:
+                valid = valid & (offs_m[:, None] - offs_n[None, :] <= W)
+            p = tl.where(valid, p, 0.0)
         dp = tl.dot(do, tl.trans(v), input_precision=PREC)
         dsc = p * (dp - delta[:, None])
         dq += tl.dot(dsc.to(k.dtype), k, input_precision=PREC)
@@ -189,19 +200,20 @@ def _bwd_dq(
     delta_g = tl.load(DELTA_G + pid_bh * T + offs_m, mask=row_ok, other=0.0)
     delta_l = tl.load(DELTA_L + pid_bh * T + offs_m, mask=row_ok, other=0.0)
     q_lo = tl.load(DS + b * T + m0)
+    ds_max = tl.max(ds, 0)
     hi = tl.minimum(m0 + BLOCK_M, T)
 
     dq = tl.zeros([BLOCK_M, BLOCK_D], dtype=tl.float32)
     do_g = (g[:, None] * do).to(q.dtype)
     dq = _dq_branch(
         dq, q, do_g, lse_g, delta_g, K1 + b * sk1b + hk * sk1h, V1 + b * sv1b + hk * sv1h, sk1t, sv1t,
-        offs_m, offs_d, ds, (q_lo // BLOCK_N) * BLOCK_N, hi, T, W, D, qk_scale, False, BLOCK_N, PREC,
+        offs_m, offs_d, ds, ds_max, m0, (q_lo // BLOCK_N) * BLOCK_N, hi, T, W, D, qk_scale, False, BLOCK_N, PREC,
     )
     do_l = ((1.0 - g[:, None]) * do).to(q.dtype)
     lo_l = tl.maximum(q_lo, m0 - W)
     dq = _dq_branch(
         dq, q, do_l, lse_l, delta_l, K2 + b * sk2b + hk * sk2h, V2 + b * sv2b + hk * sv2h, sk2t, sv2t,
-        offs_m, offs_d, ds, (lo_l // BLOCK_N) * BLOCK_N, hi, T, W, D, qk_scale, True, BLOCK_N, PREC,
+        offs_m, offs_d, ds, ds_max, m0, (lo_l // BLOCK_N) * BLOCK_N, hi, T, W, D, qk_scale, True, BLOCK_N, PREC,
     )
     dq = dq * sm_scale
     tl.store(DQ + pid_bh * T * D + offs_m[:, None] * D + offs_d[None, :], dq.to(DQ.dtype.element_ty), mask=mask)
@@ -249,10 +261,15 @@ def _bwd_dkdv(
             delta = tl.load(DELTA + bh * T + offs_m, mask=row_ok, other=0.0)
             ds = tl.load(DS + b * T + offs_m, mask=row_ok, other=0)
             s_t = tl.dot(k, tl.trans(q), input_precision=PREC) * qk_scale  # [BLOCK_N, BLOCK_M]
-            valid = (offs_m[None, :] >= offs_n[:, None]) & (ds[None, :] <= offs_n[:, None]) & row_ok[None, :]
+            p_t = tl.math.exp2(s_t - lse[None, :])
+            edge = (start_m < n0 + BLOCK_N - 1) | (start_m + BLOCK_M > T) | (tl.max(ds, 0) > n0)
             if LOCAL:
-                valid = valid & (offs_m[None, :] - offs_n[:, None] <= W)
-            p_t = tl.where(valid, tl.math.exp2(tl.where(valid, s_t, 0.0) - lse[None, :]), 0.0)
+                edge = edge | (start_m + BLOCK_M - 1 - n0 > W)
+            if edge:
+                valid = (offs_m[None, :] >= offs_n[:, None]) & (ds[None, :] <= offs_n[:, None]) & row_ok[None, :]
+                if LOCAL:
+                    valid = valid & (offs_m[None, :] - offs_n[:, None] <= W)
+                p_t = tl.where(valid, p_t, 0.0)
             dv += tl.dot(p_t.to(do.dtype), do, input_precision=PREC)
             dp_t = tl.dot(v, tl.trans(do), input_precision=PREC)
             ds_t = p_t * (dp_t - delta[None, :])
