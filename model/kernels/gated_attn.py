@@ -23,7 +23,9 @@ each token's document. With contiguous documents and causality, key j is visible
 
 Precision: scores and accumulators are float32; inputs may be float32, bfloat16 or float16 (matmul operands stay
 in the input dtype, as in FlashAttention). float32 inputs use IEEE matmuls (not TF32), so they match the float32
-reference to ~1e-5. On CPU the kernels run under ``TRITON_INTERPRET=1`` (set before Triton is imported).
+reference to ~1e-5. On CPU the kernels run under ``TRITON_INTERPRET=1`` (set before this module is imported), in
+float32 or float16: Triton 3.7's interpreter has no bfloat16 ``tl.dot`` (triton-lang/triton#11584), so bfloat16 is
+refused there rather than computed wrongly.
 """
 
 from __future__ import annotations
@@ -397,6 +399,10 @@ def gated_attn_triton(
     if q.device.type != "cuda" and not INTERPRETED:
         raise RuntimeError("attention backend 'triton' needs a CUDA device, or TRITON_INTERPRET=1 set before "
                            "codeflow.model.kernels.gated_attn is imported (slow; for tests)")
+    if INTERPRETED and q.dtype == torch.bfloat16:
+        # the interpreter keeps bf16 as raw uint16 and tl.dot multiplies the bit patterns (triton-lang/triton#11584)
+        raise ValueError("attention backend 'triton' under TRITON_INTERPRET=1 cannot do bfloat16 (Triton's "
+                         "interpreter has no bf16 tl.dot); use float32 or float16 on CPU")
     doc_start, doc_end = doc_bounds(doc_ids, B, T, q.device)
     gate = gate.expand(B, H, T, 1)
     return GatedAttnFn.apply(q, k1, v1, k2, v2, gate, window_left, doc_start, doc_end)
