@@ -78,12 +78,28 @@ def _ref(
     return gated_attn_masked(q, k1, v1, glob, k2, v2, loc, gate)
 
 
+def _same_dtype(*xs: Tensor) -> tuple[Tensor, ...]:
+    """q, k, v in one dtype for a kernel backend, the way autocast treats SDPA.
+
+    Under autocast the projections come out in the autocast dtype but RoPE (float32 tables) promotes q and k back
+    to float32; SDPA is on autocast's lower-precision list and casts them, so the kernels do the same. Without
+    autocast, mixed dtypes are a caller bug and stay an error (as in SDPA).
+    """
+    dev = xs[0].device.type
+    if torch.is_autocast_enabled(dev):
+        dt = torch.get_autocast_dtype(dev)
+        return tuple(x.to(dt) for x in xs)
+    if len({x.dtype for x in xs}) > 1:
+        raise ValueError(f"q, k1, v1, k2, v2 must share a dtype, got {[x.dtype for x in xs]}")
+    return xs
+
+
 def _flex(
     q: Tensor, k1: Tensor, v1: Tensor, k2: Tensor, v2: Tensor, gate: Tensor, window_left: int, doc_ids: Tensor | None
 ) -> Tensor:
     from ..kernels.flex_attn import gated_attn_flex
 
-    return gated_attn_flex(q, k1, v1, k2, v2, gate, window_left, doc_ids)
+    return gated_attn_flex(*_same_dtype(q, k1, v1, k2, v2), gate, window_left, doc_ids)
 
 
 def _triton(
@@ -91,7 +107,7 @@ def _triton(
 ) -> Tensor:
     from ..kernels.gated_attn import gated_attn_triton
 
-    return gated_attn_triton(q, k1, v1, k2, v2, gate, window_left, doc_ids)
+    return gated_attn_triton(*_same_dtype(q, k1, v1, k2, v2), gate, window_left, doc_ids)
 
 
 def _auto(

@@ -202,3 +202,28 @@ def test_model_trains_with_the_triton_backend():
     assert losses[0] == pytest.approx(losses[1], rel=1e-5)
     for (name, p_ref), p_tri in zip(ref_model.named_parameters(), tri_model.parameters(), strict=True):
         assert_close(p_tri.grad, p_ref.grad, 1e-4, name)
+
+
+def test_model_under_autocast_feeds_the_kernel_one_dtype():
+    """Under autocast RoPE hands float32 q, k next to half-precision v; the kernel gets them cast as SDPA does."""
+    dev = "cuda" if CUDA else "cpu"
+    half = torch.bfloat16 if CUDA else torch.float16  # the interpreter has no bf16 matmul
+    cfg = PLTConfig.from_preset("tiny", n_layer=1, d_model=64)
+    idx = torch.randint(0, cfg.vocab_size, (2, 19), generator=torch.Generator().manual_seed(0)).to(dev)
+    losses = {}
+    for backend in ("ref", "triton"):
+        torch.manual_seed(1)
+        model = PLT(cfg.replace(attn_backend=backend)).to(dev)
+        with torch.autocast(dev, dtype=half):
+            _, loss = model(idx, idx.roll(-1, 1))
+        loss.backward()
+        assert all(p.grad is not None and torch.isfinite(p.grad).all() for p in model.parameters())
+        losses[backend] = loss.item()
+    assert losses["triton"] == pytest.approx(losses["ref"], rel=1e-3)
+
+
+def test_mixed_dtypes_without_autocast_are_an_error():
+    leaves, W, doc_ids, _ = make_inputs(CASES["W_0"], torch.float32, "cpu")
+    leaves[2] = leaves[2].detach().half()
+    with pytest.raises(ValueError, match="share a dtype"):
+        gated_loop_attn(*leaves, W, doc_ids, backend="triton")
