@@ -79,7 +79,7 @@ def _fwd_branch(
 def _fwd(
     Q, K1, V1, K2, V2, G, OUT, OG, OL, LSE_G, LSE_L, DS,
     sqb, sqh, sqt, sk1b, sk1h, sk1t, sv1b, sv1h, sv1t, sk2b, sk2h, sk2t, sv2b, sv2h, sv2t, sgb, sgh, sgt,
-    H, GROUP, T, W, D, qk_scale,
+    H, GROUP, T, W, qk_scale, D: tl.constexpr,
     BLOCK_M: tl.constexpr, BLOCK_N: tl.constexpr, BLOCK_D: tl.constexpr, PREC: tl.constexpr,
 ):
     pid_m, pid_bh = tl.program_id(0), tl.program_id(1)
@@ -129,7 +129,7 @@ def _fwd(
 
 @triton.jit
 def _bwd_preprocess(
-    DO, OG, OL, G, DG, DELTA_G, DELTA_L, sgb, sgh, sgt, H, T, D,
+    DO, OG, OL, G, DG, DELTA_G, DELTA_L, sgb, sgh, sgt, H, T, D: tl.constexpr,
     BLOCK_M: tl.constexpr, BLOCK_D: tl.constexpr,
 ):
     """dgate = <dO, O_g - O_l>; the softmax deltas of each branch with the gate folded into dO."""
@@ -182,7 +182,7 @@ def _dq_branch(
 def _bwd_dq(
     Q, K1, V1, K2, V2, G, DO, LSE_G, LSE_L, DELTA_G, DELTA_L, DS, DQ,
     sqb, sqh, sqt, sk1b, sk1h, sk1t, sv1b, sv1h, sv1t, sk2b, sk2h, sk2t, sv2b, sv2h, sv2t, sgb, sgh, sgt,
-    H, GROUP, T, W, D, qk_scale, sm_scale,
+    H, GROUP, T, W, qk_scale, sm_scale, D: tl.constexpr,
     BLOCK_M: tl.constexpr, BLOCK_N: tl.constexpr, BLOCK_D: tl.constexpr, PREC: tl.constexpr,
 ):
     pid_m, pid_bh = tl.program_id(0), tl.program_id(1)
@@ -225,7 +225,7 @@ def _bwd_dq(
 def _bwd_dkdv(
     Q, K, V, G, DO, LSE, DELTA, DS, DE, DK, DV,
     sqb, sqh, sqt, skb, skh, skt, svb, svh, svt, sgb, sgh, sgt,
-    H, H_KV, GROUP, T, W, D, qk_scale, sm_scale,
+    H, H_KV, GROUP, T, W, qk_scale, sm_scale, D: tl.constexpr,
     LOCAL: tl.constexpr, BLOCK_M: tl.constexpr, BLOCK_N: tl.constexpr, BLOCK_D: tl.constexpr, PREC: tl.constexpr,
 ):
     """dK, dV of one branch for one key block of one KV head, over every query head of its GQA group."""
@@ -337,7 +337,7 @@ class GatedAttnFn(torch.autograd.Function):
         _fwd[(triton.cdiv(T, BM), B * H)](
             q, k1, v1, k2, v2, gate, o, o_g, o_l, lse_g, lse_l, doc_start,
             *_strides(q), *_strides(k1), *_strides(v1), *_strides(k2), *_strides(v2), *_strides(gate),
-            H, H // H_KV, T, W, D, sm_scale * LOG2E,
+            H, H // H_KV, T, W, sm_scale * LOG2E, D,
             BLOCK_M=BM, BLOCK_N=BN, BLOCK_D=cfg["block_d"], PREC=prec,
             num_warps=cfg["warps"], num_stages=cfg["stages"],
         )
@@ -367,7 +367,7 @@ class GatedAttnFn(torch.autograd.Function):
         _bwd_dq[(triton.cdiv(T, BM), B * H)](
             q, k1, v1, k2, v2, gate, do, lse_g, lse_l, delta_g, delta_l, doc_start, dq,
             *_strides(q), *_strides(k1), *_strides(v1), *_strides(k2), *_strides(v2), *_strides(gate),
-            H, group, T, W, D, qk_scale, sm_scale,
+            H, group, T, W, qk_scale, sm_scale, D,
             BLOCK_M=BM, BLOCK_N=BN, BLOCK_D=cfg["block_d"], PREC=prec,
             num_warps=cfg["warps"], num_stages=cfg["stages"],
         )
@@ -379,7 +379,7 @@ class GatedAttnFn(torch.autograd.Function):
             _bwd_dkdv[(triton.cdiv(T, BN), B * H_KV)](
                 q, k, v, gate, do, lse, delta, doc_start, doc_end, dk, dv,
                 *_strides(q), *_strides(k), *_strides(v), *_strides(gate),
-                H, H_KV, group, T, W, D, qk_scale, sm_scale,
+                H, H_KV, group, T, W, qk_scale, sm_scale, D,
                 LOCAL=bool(local), BLOCK_M=BM, BLOCK_N=BN, BLOCK_D=cfg["block_d"], PREC=prec,
                 num_warps=cfg["warps"], num_stages=cfg["stages"],
             )
