@@ -320,6 +320,8 @@ def _blocks(d: int, device: torch.device) -> dict:
 
 
 class GatedAttnFn(torch.autograd.Function):
+    """Fused forward, hand-written backward (first derivatives only)."""
+
     @staticmethod
     def forward(ctx, q, k1, v1, k2, v2, gate, window_left, doc_start, doc_end):
         B, H, T, D = q.shape
@@ -346,6 +348,7 @@ class GatedAttnFn(torch.autograd.Function):
         return o
 
     @staticmethod
+    @torch.autograd.function.once_differentiable
     def backward(ctx, do):
         q, k1, v1, k2, v2, gate, o_g, o_l, lse_g, lse_l, doc_start, doc_end = ctx.saved_tensors
         B, H, T, D = q.shape
