@@ -166,9 +166,10 @@ def default_repo_list(folder: str) -> str:
 
 def _spark_argv(master: str, argv: list[str]) -> list[str]:
     from codeflow.pipelines.spark import submit
-    from codeflow.pipelines.spark.cluster import spark_home
+    from codeflow.pipelines.spark.cluster import loopback_driver_conf, spark_home
 
     return [str(spark_home() / "bin" / "spark-submit"), "--master", master, "--conf", "spark.ui.enabled=false",
+            *loopback_driver_conf(master),
             "--conf", f"spark.pyspark.python={sys.executable}", submit.__file__, *argv]
 
 

@@ -76,6 +76,18 @@ def check_master_reachable(url: str, timeout_s: float = 5.0) -> None:
         raise ClusterError(f"Spark master {url} is not reachable within {timeout_s:.0f}s: {e}") from e
 
 
+def loopback_driver_conf(master: str) -> list[str]:
+    """``spark-submit`` options that keep the driver on 127.0.0.1 when the master is on this machine.
+
+    By default the driver advertises the host's network address, and executors connect back to it there; a
+    cluster on the loopback interface must stay on it.
+    """
+    host = master.removeprefix("spark://").rpartition(":")[0]
+    if host not in ("127.0.0.1", "localhost"):
+        return []
+    return ["--conf", "spark.driver.host=127.0.0.1", "--conf", "spark.driver.bindAddress=127.0.0.1"]
+
+
 @dataclass
 class StandaloneCluster:
     """Start a master and ``workers`` workers; ``url`` is what ``spark-submit --master`` takes."""

@@ -28,7 +28,7 @@ AIRFLOW = str(Path(sys.executable).parent / "airflow")
 def home(tmp_path_factory) -> dict[str, str]:
     root = tmp_path_factory.mktemp("airflow")
     env = {**os.environ, "AIRFLOW_HOME": str(root), "AIRFLOW__CORE__DAGS_FOLDER": str(DAGS),
-           "AIRFLOW__CORE__LOAD_EXAMPLES": "False", "AIRFLOW__LOGGING__LOGGING_LEVEL": "WARNING",
+           "AIRFLOW__CORE__LOAD_EXAMPLES": "False",
            "CODEFLOW_LAKE": str(root / "lake"), "PYSPARK_PYTHON": sys.executable}
     subprocess.run([AIRFLOW, "db", "migrate"], env=env, check=True, capture_output=True, timeout=300)
     return env
@@ -56,7 +56,7 @@ def test_dags_import_and_list(home) -> None:
 def test_corpus_dag_runs_then_resumes(home) -> None:
     lake = Path(home["CODEFLOW_LAKE"])
     proc = airflow(home, "dags", "test", "codeflow_corpus", "2026-01-05")
-    assert proc.returncode == 0 and "DagRun Finished" in proc.stdout + proc.stderr, proc.stdout[-4000:]
+    assert proc.returncode == 0, proc.stdout[-4000:]  # `dags test` exits non-zero when the run failed
     log = proc.stdout + proc.stderr
     key = "20260105T000000Z"
     ran = ["clean_cc", "dedup_exact", "dedup_minhash", "code", "fim_file", "fim_repo", "triplets"]

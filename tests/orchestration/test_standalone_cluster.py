@@ -17,6 +17,7 @@ from codeflow.pipelines.spark.cluster import (
     StandaloneCluster,
     check_master_reachable,
     free_port,
+    loopback_driver_conf,
     spark_home,
 )
 from tests.code.gitrepo import make_repo
@@ -35,9 +36,10 @@ def cluster():
 
 def submit(master: str, *args: str) -> subprocess.CompletedProcess:
     spark_submit = str(spark_home() / "bin" / "spark-submit")
-    env = {**os.environ, "PYSPARK_PYTHON": sys.executable, "PYSPARK_DRIVER_PYTHON": sys.executable}
+    env = {**os.environ, "PYSPARK_PYTHON": sys.executable, "PYSPARK_DRIVER_PYTHON": sys.executable,
+           "SPARK_LOCAL_IP": "127.0.0.1"}
     env.pop("CODEFLOW_SPARK_MASTER", None)
-    cmd = [spark_submit, "--master", master, "--conf", "spark.ui.enabled=false",
+    cmd = [spark_submit, "--master", master, "--conf", "spark.ui.enabled=false", *loopback_driver_conf(master),
            "--conf", "spark.executor.memory=768m", "--conf", f"spark.pyspark.python={sys.executable}",
            submit_script.__file__, "--quiet", *args, "--engine", "spark"]
     return subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=600)
