@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: install demo test lint bench clean
+.PHONY: install demo demo-airflow test lint bench clean
 
 $(STAMP): pyproject.toml setup.py codeflow/code/_native.c
 	@$(PYTHON) -c 'import sys; assert sys.version_info >= (3, 11), "Python 3.11+ is required"'
@@ -19,6 +19,18 @@ install: $(STAMP)
 
 demo: $(STAMP)
 	$(BIN)/codeflow demo --lake ./lake
+
+# The same corpus build as Airflow DAG runs: a SQLite metadata DB under .airflow, `airflow dags test` of the DAG
+# that chains both branches and training, on the bundled samples, into ./lake-airflow.
+AIRFLOW_ENV := AIRFLOW_HOME=$(CURDIR)/.airflow AIRFLOW__CORE__DAGS_FOLDER=$(CURDIR)/airflow_dags \
+	AIRFLOW__CORE__LOAD_EXAMPLES=False CODEFLOW_LAKE=$(CURDIR)/lake-airflow
+demo-airflow: $(STAMP)
+	$(AIRFLOW_ENV) $(BIN)/airflow db migrate > /dev/null
+	$(AIRFLOW_ENV) $(BIN)/airflow dags reserialize > /dev/null
+	$(AIRFLOW_ENV) $(BIN)/airflow dags test codeflow_corpus $$(date -u +%Y-%m-%d) 2>&1 | \
+		grep -E "codeflow summary|^[┃│┏┡└━ ]|report: |Skipping task|DagRun Finished|error" || true
+	@echo "run folders: $(CURDIR)/lake-airflow/<stage>/<logical date>"
+	@echo "UI: $(AIRFLOW_ENV) $(BIN)/airflow api-server  (then http://localhost:8080)"
 
 test: $(STAMP)
 	$(BIN)/ruff check .
@@ -39,4 +51,4 @@ bench: $(STAMP)
 	else echo "== bench/triplets.py skipped: set TRIPLETS_REPO=/path/to/a/repo/with/1000+/commits"; fi
 
 clean:
-	rm -rf lake .pytest_cache .ruff_cache build *.egg-info
+	rm -rf lake lake-airflow .airflow .pytest_cache .ruff_cache build *.egg-info

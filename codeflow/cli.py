@@ -72,6 +72,11 @@ def main(argv: list[str] | None = None) -> int:
     except CodeflowError as e:
         click.echo(f"error: {e}", err=True)
         return 1
+    except PermissionError as e:  # a lake or input the credentials may not touch (local or object store)
+        where = f" {e.filename}" if e.filename else ""
+        click.echo(f"error: permission denied{where}: {e.strerror or e} (check the credentials / access rights "
+                   "for the input and --out URLs)", err=True)
+        return 2
     return 0
 
 

@@ -8,6 +8,7 @@ import sys
 import pytest
 
 os.environ.setdefault("PYSPARK_PYTHON", sys.executable)
+os.environ.setdefault("SPARK_LOCAL_IP", "127.0.0.1")  # test Spark traffic stays on the loopback interface
 os.environ.setdefault("CODEFLOW_SPARK_MASTER", "local[2]")
 os.environ.setdefault("CODEFLOW_SPARK_SHUFFLE_PARTITIONS", "4")
 
