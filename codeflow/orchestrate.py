@@ -148,14 +148,14 @@ def train_step(p: Params, key: str, data: Sequence[str]) -> Step:
 
 
 def default_warcs() -> list[str]:
-    from codeflow.demo import sample_path
+    from codeflow.demo.data import sample_path
 
     return [sample_path("warc", "python-docs.warc.gz")]
 
 
 def default_repo_list(folder: str) -> str:
     """A repo list with the bundled sample repository (what ``dags test`` runs on when no list is given)."""
-    from codeflow.code.sample import bundled_sample_repo
+    from codeflow.demo.data import bundled_sample_repo
 
     os.makedirs(folder, exist_ok=True)
     path = os.path.join(folder, "sample_repos.txt")
