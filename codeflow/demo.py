@@ -10,6 +10,7 @@ from collections.abc import Callable
 from importlib import resources
 from pathlib import Path
 
+from codeflow.model.demo import demo_train  # light: torch loads when the step runs
 from codeflow.runner import RunSummary
 
 
@@ -94,4 +95,5 @@ DEMO_STEPS: list[tuple[str, Callable[[str, str], list[RunSummary]]]] = [
     ("code validation of the sample repo and this checkout", demo_code),
     ("commit triplets from this checkout's history and a generated repo", demo_triplets),
     ("FIM samples, file and repo level, from the validated sample repos", demo_fim),
+    ("train the tiny PLT a few steps on the lake's text shards", demo_train),
 ]

@@ -3,16 +3,16 @@
 Pipeline (one loader per data-parallel rank)::
 
     sources (stage folders)  ->  ShardReader per source: (cursor, text), this rank's rows only, epoch after epoch
-                             ->  mixture: document k comes from source choose(seed, k), P(source) ~ weight
+                             ->  mixture: next document from the source furthest behind its weighted share
                              ->  tokenizer worker processes (ordered, a few chunks ahead)
                              ->  Packer: fixed rows of seq_len tokens with document ids
 
 Why it is built this way:
 
-* **Exact position.** The mixture draw of document ``k`` is a pure function of ``(seed, k)`` and each reader's
-  position is a cursor ``(epoch, file, row)``; the packer's leftover tokens are small. So the loader's state is
-  a few integers plus at most one row of tokens (``state_dict``), and ``load_state_dict`` continues with the very
-  next token, however far the tokenizer workers had read ahead.
+* **Exact position.** The mixture is deterministic (characters read per source / weight, smallest next), each
+  reader's position is a cursor ``(epoch, file, row)`` and the packer's leftover tokens are few. So the state is
+  a few integers plus less than a row and a document of tokens (``state_dict``), and ``load_state_dict``
+  continues with the very next token, however far the tokenizer workers had read ahead.
 * **Disjoint ranks.** With at least as many shard files as ranks, rank ``r`` reads files ``r, r+W, ...``;
   otherwise every rank reads all files and keeps rows ``i % W == r``. Either way the ranks' documents are
   disjoint and their union is the whole source, and the split depends only on the file list.
@@ -277,13 +277,14 @@ def sample_texts(sources: list[Source], max_bytes: int, max_docs: int | None = N
 
 # ---- mixture, tokenization, packing -------------------------------------------------------------------------------
 
-def choose_source(seed: int, k: int, cum_weights: Sequence[float]) -> int:
-    """Source of document ``k``: a pure function of ``(seed, k)``, so any position can be resumed exactly."""
-    u = _mix64((seed << 32) ^ k) / 2.0**64 * cum_weights[-1]
-    for i, c in enumerate(cum_weights):
-        if u < c:
-            return i
-    return len(cum_weights) - 1
+def choose_source(used: Sequence[float], weights: Sequence[float], live: Sequence[bool]) -> int:
+    """The live source furthest behind its share: smallest characters-read / weight (ties: lowest index).
+
+    Deterministic stride scheduling on text length, so each source's share of the *tokens* (characters are
+    their proxy, known before tokenizing) follows its weight, as in the LoopCoder table (40B tokens each),
+    rather than its share of documents -- one commit triplet can be a hundred times a FIM sample.
+    """
+    return min((i for i in range(len(used)) if live[i]), key=lambda i: (used[i] / weights[i], i))
 
 
 @dataclass
@@ -291,6 +292,7 @@ class _Doc:
     k: int
     source: int
     cursor: Cursor
+    used: tuple[int, ...]  # characters read per source, this document included
     ids: np.ndarray
 
 
@@ -300,6 +302,7 @@ class LoaderState:
 
     next_doc: int = 0
     cursors: list[list[int]] = field(default_factory=list)
+    chars: list[int] = field(default_factory=list)  # characters read per source: the mixture's state
     buf_ids: list[int] = field(default_factory=list)
     buf_docs: list[int] = field(default_factory=list)
     rows: int = 0
@@ -327,11 +330,6 @@ class PackedLoader:
         self.bad_files: set[str] = set()
         self.readers = [ShardReader(s, rank, world, seed, self.stats, self.bad_files, epochs, shuffle)
                         for s in sources]
-        cum, total = [], 0.0
-        for s in sources:
-            total += s.weight
-            cum.append(total)
-        self.cum_weights = cum
         self._pool: ProcessPoolExecutor | None = None
         self._tok = None
         self.load_state_dict(LoaderState(cursors=[[0, 0, 0] for _ in sources]).__dict__)
@@ -340,6 +338,7 @@ class PackedLoader:
     def state_dict(self) -> dict[str, Any]:
         """Where the next batch starts (JSON-able). Take it between batches."""
         return LoaderState(next_doc=self._doc_k, cursors=[c.as_list() for c in self._cursors],
+                           chars=list(self._chars),
                            buf_ids=self._buf_ids.tolist(), buf_docs=self._buf_docs.tolist(), rows=self._rows,
                            stats=dict(self.stats), bad_files=sorted(self.bad_files)).__dict__
 
@@ -349,6 +348,7 @@ class PackedLoader:
             raise DataError(f"loader state has {len(st.cursors)} sources, this run has {len(self.sources)}")
         self._doc_k, self._rows = st.next_doc, st.rows
         self._cursors = [Cursor(*c) for c in st.cursors]
+        self._chars = list(st.chars) if st.chars else [0] * len(self.sources)
         self._buf_ids = np.asarray(st.buf_ids, dtype=np.int64)
         self._buf_docs = np.asarray(st.buf_docs, dtype=np.int64)
         if st.stats:
@@ -366,23 +366,24 @@ class PackedLoader:
         return f"{self._rows} rows, next document {self._doc_k} ({cur})"
 
     # ---- document stream -----------------------------------------------------------------------------------------
-    def _documents(self) -> Iterator[tuple[int, int, Cursor, str]]:
-        """(k, source, cursor after, text) in mixture order from the restored position."""
+    def _documents(self) -> Iterator[tuple[int, int, Cursor, tuple[int, ...], str]]:
+        """(k, source, cursor after, characters read per source, text) in mixture order from the position."""
         iters: list[Iterator[tuple[Cursor, str]] | None] = [None] * len(self.sources)
         live = [True] * len(self.sources)
+        used = list(self._chars)
+        weights = [s.weight for s in self.sources]
         k = self._doc_k
         while any(live):
-            s = choose_source(self.seed, k, self.cum_weights)
-            # finite pass: a finished source's draws go to the next live one
-            s = next((s + i) % len(live) for i in range(len(live)) if live[(s + i) % len(live)])
+            s = choose_source(used, weights, live)
             if iters[s] is None:
                 iters[s] = self.readers[s].read(self._cursors[s])
             try:
                 cursor, text = next(iters[s])
-            except StopIteration:
+            except StopIteration:  # only in a finite pass: the other sources go on
                 live[s] = False
                 continue
-            yield k, s, cursor, text
+            used[s] += max(1, len(text))
+            yield k, s, cursor, tuple(used), text
             k += 1
 
     def _encode(self, texts: list[str]) -> Future | list[np.ndarray]:
@@ -403,8 +404,8 @@ class PackedLoader:
     def _fill(self) -> None:
         while not self._exhausted and len(self._pending) < self.prefetch:
             metas, texts = [], []
-            for k, s, cursor, text in self._docs_iter:
-                metas.append((k, s, cursor))
+            for k, s, cursor, used, text in self._docs_iter:
+                metas.append((k, s, cursor, used))
                 texts.append(text)
                 if len(texts) >= self.chunk_docs:
                     break
@@ -421,7 +422,7 @@ class PackedLoader:
                 return None
             metas, res = self._pending.popleft()
             ids_list = res.result() if isinstance(res, Future) else res
-            self._ready.extend(_Doc(k, s, c, ids) for (k, s, c), ids in zip(metas, ids_list, strict=True))
+            self._ready.extend(_Doc(*meta, ids) for meta, ids in zip(metas, ids_list, strict=True))
         self._fill()  # keep the workers busy while the trainer computes
         return self._ready.popleft()
 
@@ -438,6 +439,7 @@ class PackedLoader:
         self._buf_docs = np.concatenate([self._buf_docs, np.full(len(ids), doc.k, dtype=np.int64)])
         self._doc_k = doc.k + 1
         self._cursors[doc.source] = doc.cursor
+        self._chars = list(doc.used)
 
     def _row(self) -> tuple[np.ndarray, np.ndarray, np.ndarray] | None:
         T = self.seq_len

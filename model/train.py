@@ -208,6 +208,10 @@ def model_config(cfg: TrainConfig, vocab_size: int) -> PLTConfig:
     if cfg.attn_backend:
         if "attn_backend" not in {f.name for f in fields(PLTConfig)}:
             raise TrainError("--attn-backend: this model version has no attention backend choice")
+        from codeflow.model.plt.attention import BACKENDS
+
+        if cfg.attn_backend not in BACKENDS:
+            raise TrainError(f"--attn-backend {cfg.attn_backend!r}: have {', '.join(sorted(BACKENDS))}")
         over["attn_backend"] = cfg.attn_backend
     try:
         return base.replace(**over)
@@ -293,7 +297,8 @@ class Progress:
     """A rich progress bar with loss and tokens/s on a terminal; a plain line per log step otherwise."""
 
     def __init__(self, total: int, start: int, enabled: bool):
-        self.enabled, self.bar = enabled, None
+        self.enabled, self.bar, self.total = enabled, None, total
+        self.every = max(1, total // 10)  # plain lines (logs, CI): about ten per run
         if enabled and sys.stderr.isatty():
             from rich.progress import BarColumn, MofNCompleteColumn, TextColumn, TimeElapsedColumn
             from rich.progress import Progress as RichProgress
@@ -308,8 +313,8 @@ class Progress:
     def update(self, step: int, info: str) -> None:
         if self.bar is not None:
             self.bar.update(self.task, completed=step, info=info)
-        elif self.enabled:
-            print(f"step {step}: {info}", file=sys.stderr, flush=True)
+        elif self.enabled and (step % self.every == 0 or step == self.total):
+            print(f"step {step}/{self.total}: {info}", file=sys.stderr, flush=True)
 
     def close(self) -> None:
         if self.bar is not None:

@@ -13,7 +13,7 @@ import torch
 from train_helpers import make_texts, write_stage
 
 from codeflow.lake import StageOutput
-from codeflow.model.data import DataError, PackedLoader, SourceSpec, choose_source, resolve_sources
+from codeflow.model.data import DataError, PackedLoader, SourceSpec, resolve_sources
 from codeflow.model.plt.model import doc_positions
 from codeflow.model.tokenizer import (
     EOS,
@@ -186,10 +186,19 @@ def test_restored_position_continues_with_the_next_token(tmp_path, tok):
                 assert np.array_equal(got[k], want[k])
 
 
-def test_mixture_follows_the_weights():
-    cum = [3.0, 4.0]
-    picks = Counter(choose_source(7, k, cum) for k in range(20000))
-    assert abs(picks[0] / 20000 - 0.75) < 0.02
+def test_mixture_follows_the_weights_in_text_not_documents(tmp_path, tok):
+    short = [f"s{i}" for i in range(400)]  # many tiny documents ...
+    long = [("x" * 97 + "\n") * 4 + str(i) for i in range(40)]  # ... against few long ones
+    write_stage(str(tmp_path / "documents" / "short"), short, n_shards=1)
+    write_stage(str(tmp_path / "documents" / "long"), long, n_shards=1)
+    sources = resolve_sources([f"{tmp_path / 'documents' / 'short'}:1", f"{tmp_path / 'documents' / 'long'}:3"])
+    with loader(sources, tok, batch_size=8) as ld:
+        for _ in range(40):
+            ld.next_batch()
+        chars = ld.state_dict()["chars"]
+    # off by at most one long document (~400 characters) from the exact 3:1 split
+    assert abs(chars[1] - 3 * chars[0]) <= 4 * 400
+    assert sum(chars) > 8000
     assert SourceSpec.parse("s3://bucket/lake/fim:2.5") == SourceSpec("s3://bucket/lake/fim", 2.5)
     assert SourceSpec.parse("s3://bucket/lake") == SourceSpec("s3://bucket/lake", None)
     with pytest.raises(DataError):
