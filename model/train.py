@@ -416,7 +416,8 @@ def train(cfg: TrainConfig) -> TrainResult:
                            "sources": [s.to_dict() for s in sources], "eval_files": eval_files,
                            "world_size": d.world, "params": model.num_params()})
 
-    ddp = DDP(model) if d.world > 1 else model
+    # R = 1 never calls the loop gates: DDP must be told some parameters get no gradient
+    ddp = DDP(model, find_unused_parameters=mcfg.n_loops == 1) if d.world > 1 else model
     use_bf16 = cfg.dtype == "bf16" or (cfg.dtype == "auto" and dev.type == "cuda" and torch.cuda.is_bf16_supported())
 
     def autocast():

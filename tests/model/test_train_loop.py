@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import socket
 import subprocess
 import sys
 from pathlib import Path
@@ -102,11 +103,18 @@ def test_config_file_then_cli_overrides(tmp_path):
     assert (c.batch_size, c.max_steps, c.data, c.lr) == (2, 9, ["lake/x"], TrainConfig.lr)
 
 
+def free_port() -> int:
+    """A port nobody listens on now (the machine is shared; a fixed rendezvous port could collide)."""
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
 @pytest.mark.timeout(300)
 def test_ddp_two_gloo_processes(lake, tmp_path):
     out = tmp_path / "ddp"
     env = dict(os.environ, OMP_NUM_THREADS="1", PYTHONPATH=str(REPO))
-    cmd = [sys.executable, "-m", "torch.distributed.run", "--nproc_per_node", "2", "--master_port", "29517",
+    cmd = [sys.executable, "-m", "torch.distributed.run", "--nproc_per_node", "2", "--master_port", str(free_port()),
            str(REPO / "model" / "train.py"), "--data", lake, "--out", str(out), "--preset", "tiny",
            "--seq-len", "32", "--batch-size", "2", "--max-steps", "3", "--ckpt-every", "3", "--eval-every", "3",
            "--eval-batches", "1", "--num-workers", "0", "--device", "cpu"]
