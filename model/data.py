@@ -30,6 +30,7 @@ from __future__ import annotations
 
 import logging
 import posixpath
+import time
 from collections import deque
 from collections.abc import Iterator, Sequence
 from concurrent.futures import Future, ProcessPoolExecutor
@@ -49,6 +50,7 @@ log = logging.getLogger(__name__)
 
 TEXT_COLUMN = "text"
 _MASK64 = (1 << 64) - 1
+IO_RETRIES, IO_BACKOFF_S = 3, 1.0  # OSError while reading a shard: retried 1 s, 2 s, 4 s later
 
 
 class DataError(CodeflowError):
@@ -208,28 +210,49 @@ class ShardReader:
             log.warning("skipping unreadable shard %s: %s", url, why)
 
     def _rows(self, url: str, start: int) -> Iterator[tuple[int, str | None]]:
-        """(row index, text) from ``start`` on; stops quietly (after a warning) where the file turns out bad."""
-        fs, path = to_fs(url)
-        try:
-            with fs.open(path, "rb") as f:
-                pf = pq.ParquetFile(f)
-                if pf.schema_arrow.get_field_index(TEXT_COLUMN) < 0:
-                    self._bad(url, f"no '{TEXT_COLUMN}' column")
+        """(row index, text) from ``start`` on, retrying I/O errors; stops (after a warning) at bad content.
+
+        Content errors (``ArrowInvalid``: not Parquet, truncated, bad footer) skip the file at once. I/O errors
+        (``OSError``: a flaky object store) are retried from the next row with backoff; a file that still fails
+        after ``IO_RETRIES`` is skipped and counted like a corrupt one (an outage that takes every file makes the
+        source empty, which is an error).
+        """
+        nxt, attempt = start, 0
+        while True:
+            try:
+                for row, text in self._read_rows(url, nxt):
+                    nxt = row + 1
+                    yield row, text
+                return
+            except OSError as e:
+                attempt += 1
+                if attempt > IO_RETRIES:
+                    self._bad(url, f"I/O error after {IO_RETRIES} retries: {type(e).__name__}: {e}")
                     return
-                row = 0
-                for rg in range(pf.num_row_groups):
-                    n = pf.metadata.row_group(rg).num_rows
-                    if row + n <= start:  # skip whole row groups when seeking
-                        row += n
-                        continue
-                    for batch in pf.iter_batches(batch_size=self.batch_rows, row_groups=[rg],
-                                                 columns=[TEXT_COLUMN]):
-                        for text in batch.column(0).to_pylist():
-                            if row >= start:
-                                yield row, text
-                            row += 1
-        except (OSError, pa.ArrowException) as e:
-            self._bad(url, f"{type(e).__name__}: {e}")
+                log.warning("%s: %s; retry %d/%d", url, e, attempt, IO_RETRIES)
+                time.sleep(IO_BACKOFF_S * 2 ** (attempt - 1))
+            except pa.ArrowException as e:
+                self._bad(url, f"{type(e).__name__}: {e}")
+                return
+
+    def _read_rows(self, url: str, start: int) -> Iterator[tuple[int, str | None]]:
+        fs, path = to_fs(url)
+        with fs.open(path, "rb") as f:
+            pf = pq.ParquetFile(f)
+            if pf.schema_arrow.get_field_index(TEXT_COLUMN) < 0:
+                self._bad(url, f"no '{TEXT_COLUMN}' column")
+                return
+            row = 0
+            for rg in range(pf.num_row_groups):
+                n = pf.metadata.row_group(rg).num_rows
+                if row + n <= start:  # skip whole row groups when seeking
+                    row += n
+                    continue
+                for batch in pf.iter_batches(batch_size=self.batch_rows, row_groups=[rg], columns=[TEXT_COLUMN]):
+                    for text in batch.column(0).to_pylist():
+                        if row >= start:
+                            yield row, text
+                        row += 1
 
     def read(self, cursor: Cursor) -> Iterator[tuple[Cursor, str]]:
         """(cursor after this document, text) for this rank's documents from ``cursor`` on."""
