@@ -23,6 +23,7 @@ import json
 import logging
 import math
 import os
+import pickle
 import random
 import sys
 import time
@@ -287,7 +288,14 @@ def truncate_metrics(path: Path, step: int) -> None:
     """Drop lines logged after ``step`` (a killed run may have logged past its last checkpoint)."""
     if not path.exists():
         return
-    keep = [ln for ln in path.read_text().splitlines() if ln.strip() and json.loads(ln)["step"] <= step]
+    keep = []
+    for ln in path.read_text().splitlines():
+        try:
+            row = json.loads(ln)
+        except json.JSONDecodeError:  # a line cut short by the kill
+            continue
+        if row["step"] <= step:
+            keep.append(ln)
     tmp = path.with_suffix(".tmp")
     tmp.write_text("".join(ln + "\n" for ln in keep))
     tmp.replace(path)
@@ -347,6 +355,8 @@ def evaluate(model: torch.nn.Module, loader_args: dict, n_batches: int, dev: tor
             with autocast():
                 _, loss = model(torch.from_numpy(b["idx"]).to(dev), targets, torch.from_numpy(b["doc_ids"]).to(dev))
             n = float((targets >= 0).sum())
+            if n == 0:  # a padding-only row block: its mean loss is NaN
+                continue
             total += float(loss) * n
             count += n
     model.train()
@@ -393,9 +403,12 @@ def train(cfg: TrainConfig) -> TrainResult:
     step, tokens_done = 0, 0
     ckpts = checkpoints(out) if cfg.resume else []
     if ckpts:
-        ck = torch.load(ckpts[-1], map_location=dev, weights_only=False)
-        if ck.get("format") != CKPT_FORMAT:
-            raise TrainError(f"{ckpts[-1]}: not a codeflow training checkpoint (format {ck.get('format')})")
+        try:  # weights_only: a checkpoint is tensors and plain data, never pickled code
+            ck = torch.load(ckpts[-1], map_location=dev, weights_only=True)
+        except (RuntimeError, pickle.UnpicklingError, EOFError) as e:
+            raise TrainError(f"{ckpts[-1]}: not a readable training checkpoint ({e.__class__.__name__})") from None
+        if not isinstance(ck, dict) or ck.get("format") != CKPT_FORMAT:
+            raise TrainError(f"{ckpts[-1]}: not a codeflow training checkpoint")
         diffs = diff_identity(ck["identity"], ident)
         if diffs:
             raise TrainError(f"{ckpts[-1]} is from another config: " + "; ".join(diffs[:6]))

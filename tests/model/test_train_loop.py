@@ -66,6 +66,8 @@ def test_interrupted_then_resumed_matches_uninterrupted(lake, tmp_path):
     train(cfg(lake, tmp_path / "cut", stop_after=6))
     (tmp_path / "cut" / "checkpoints" / "step-000006.pt").unlink()
     assert [s for s, _ in losses(tmp_path / "cut")] == [1, 2, 3, 4, 5, 6]
+    with (tmp_path / "cut" / "metrics.jsonl").open("a") as f:
+        f.write('{"step": 7, "lo')  # the kill cut a line short
     res = train(cfg(lake, tmp_path / "cut", resume=True))
     full, cut = losses(tmp_path / "full"), losses(tmp_path / "cut")
     assert [s for s, _ in cut] == list(range(1, 13))  # steps 5-6 were dropped and logged again, once
@@ -82,6 +84,9 @@ def test_resume_refuses_a_checkpoint_of_another_config(lake, tmp_path):
         train(cfg(lake, tmp_path / "run", max_steps=8, batch_size=2, resume=True))
     with pytest.raises(TrainError, match="--resume"):
         train(cfg(lake, tmp_path / "run", max_steps=8))
+    (tmp_path / "run" / "checkpoints" / "step-000099.pt").write_bytes(b"not a checkpoint")
+    with pytest.raises(TrainError, match="not a readable training checkpoint"):
+        train(cfg(lake, tmp_path / "run", max_steps=8, resume=True))
 
 
 def test_cli_errors_are_one_line(tmp_path, cli, lake):
@@ -123,7 +128,7 @@ def test_ddp_two_gloo_processes(lake, tmp_path):
     rows = [json.loads(x) for x in (out / "metrics.jsonl").read_text().splitlines()]
     assert [r["step"] for r in rows] == [1, 2, 3]
     assert rows[-1]["tokens"] == 3 * 2 * 32 * 2  # both ranks' tokens count
-    ck = torch.load(out / "checkpoints" / "step-000003.pt", weights_only=False)
+    ck = torch.load(out / "checkpoints" / "step-000003.pt", weights_only=True)
     assert ck["identity"]["world_size"] == 2 and len(ck["data"]) == 2
     # the ranks read disjoint files of each 2+-shard source (3 shards minus the eval hold-out = 2, and 2)
     conf = json.loads((out / "config.json").read_text())
