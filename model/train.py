@@ -446,7 +446,7 @@ def train(cfg: TrainConfig) -> TrainResult:
     progress = Progress(cfg.max_steps, step, d.main and not cfg.quiet)
     metrics = (out / "metrics.jsonl").open("a") if d.main else None
     last_loss, last_eval = float("nan"), None
-    t_log, data_log, steps_log = time.perf_counter(), 0.0, 0
+    t_log, data_log, steps_log, cpu_log = time.perf_counter(), 0.0, 0, time.process_time()
     stop_at = min(cfg.max_steps, step + cfg.stop_after) if cfg.stop_after else cfg.max_steps
     try:
         while step < stop_at:
@@ -477,17 +477,19 @@ def train(cfg: TrainConfig) -> TrainResult:
             steps_log += 1
             row: dict[str, Any] | None = None
             if step % cfg.log_every == 0 or step == stop_at:
-                now = time.perf_counter()
+                now, cpu = time.perf_counter(), time.process_time()
                 elapsed = now - t_log
+                # cpu_s: this process's CPU time (all torch threads), which a loaded shared machine does not inflate
                 row = {"step": step, "loss": round(last_loss, 6), "lr": lr, "tokens": tokens_done,
                        "tokens_per_s": round(tokens_per_step * steps_log / elapsed, 1),
-                       "data_s": round(data_log, 6), "step_s": round(elapsed, 6), "grad_norm": round(float(gnorm), 6)}
-                t_log, data_log, steps_log = now, 0.0, 0
+                       "data_s": round(data_log, 6), "step_s": round(elapsed, 6), "cpu_s": round(cpu - cpu_log, 6),
+                       "grad_norm": round(float(gnorm), 6)}
+                t_log, data_log, steps_log, cpu_log = now, 0.0, 0, cpu
             if eval_args and (step % cfg.eval_every == 0 or step == cfg.max_steps):
                 last_eval = evaluate(model, eval_args, cfg.eval_batches, dev, autocast, d)
                 row = row or {"step": step, "loss": round(last_loss, 6), "lr": lr, "tokens": tokens_done}
                 row["eval_loss"] = round(last_eval, 6)
-                t_log = time.perf_counter()  # eval time is not training throughput
+                t_log, cpu_log = time.perf_counter(), time.process_time()  # eval is not training throughput
             if row is not None and metrics is not None:
                 metrics.write(json.dumps(row) + "\n")
                 metrics.flush()
