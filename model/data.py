@@ -382,6 +382,10 @@ class PackedLoader:
         self._docs_iter = self._documents()
         self._exhausted = False
 
+    def start(self) -> None:
+        """Start reading and tokenizing ahead now (worker start-up overlaps the caller's own set-up)."""
+        self._fill()
+
     def position(self) -> str:
         """The state in words, for logs: rows emitted, next document, each source's (epoch, file, row)."""
         cur = ", ".join(f"{s.name}: epoch {c.epoch} file {c.file} row {c.row}"

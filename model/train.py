@@ -423,6 +423,7 @@ def train(cfg: TrainConfig) -> TrainResult:
             log.warning("resumed from %s at step %d; data: %s", ckpts[-1], step, loader.position())
     elif d.main:
         (out / "metrics.jsonl").unlink(missing_ok=True)
+    loader.start()
     if d.main:
         atomic_write_json(*to_fs(str(out / "config.json")),
                           {"train": asdict(cfg), "model": mcfg.to_dict(), "tokenizer": tok_url,
