@@ -27,6 +27,8 @@ COMMANDS: dict[str, str] = {
     "fim": "codeflow.commands.fim:fim",
     "ingest": "codeflow.commands.ingest:ingest",
     "schema": "codeflow.commands.schema:schema",
+    "tokenizer": "codeflow.commands.tokenizer:tokenizer",
+    "train": "codeflow.commands.train:train",
 }
 
 

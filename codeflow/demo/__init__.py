@@ -11,6 +11,7 @@ from __future__ import annotations
 from collections.abc import Callable
 
 from codeflow.demo.data import sample_path
+from codeflow.model.demo import demo_train  # light: torch loads when the step runs
 from codeflow.runner import RunSummary
 
 __all__ = ["DEMO_STEPS", "sample_path"]
@@ -104,4 +105,5 @@ DEMO_STEPS: list[tuple[str, Callable[[str, str], list[RunSummary]]]] = [
     ("code validation of the sample repo and this checkout", demo_code),
     ("commit triplets from this checkout's history and a generated repo", demo_triplets),
     ("FIM samples, file and repo level, from the validated sample repos", demo_fim),
+    ("train the tiny PLT a few steps on the lake's text shards", demo_train),
 ]
