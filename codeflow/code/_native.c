@@ -1,208 +1,183 @@
-/* The two per-file loops of ``codeflow code`` that Python cannot do within budget: the syntax-tree walk and
- * the line statistics. Issue 5 allows all of validation at most 15% on top of a bare tree-sitter parse; in
- * Python, the walk alone costs 30-50% of the parse and the line statistics about 8% (docs/code.md).
+/* The per-file loops of ``codeflow code`` that Python cannot do within budget (issue 12: all validation at most
+ * 25% over a bare tree-sitter parse): parse + syntax-tree walk, and the line statistics.
  *
- * ``tree_metrics`` walks the tree that py-tree-sitter's parser built, directly over tree-sitter's subtree
- * records, in the order and with the visibility rules of ``ts_tree_cursor_goto_first_child`` /
- * ``goto_next_sibling``: an invisible node is looked through, an aliased child takes the alias's symbol, and a
- * comment's subtree is not entered. The layout constants below are those of the tree-sitter runtime that
- * py-tree-sitter 0.26.1 links statically (read from its debug info); ``codeflow.code.native`` only uses this
- * walk with that version, and only after it agreed with the Python walk on a self-check in the process.
- * (A walk through the runtime's public cursor API, resolved from the binding's symbol table, was measured
- * too: exact, but 12% of a parse, twice this walk; tree-sitter's cursor re-derives each sibling's position.)
+ * Public, documented APIs only. py-tree-sitter links the tree-sitter runtime statically and exports none of its
+ * C API, so this extension is built together with the runtime's own source, taken from the released sdist of
+ * the *same* pinned py-tree-sitter version (setup.py fetches it with pip and checks its sha256). It gets each
+ * grammar's ``TSLanguage*`` from the ``tree_sitter.Language`` capsule that the grammar packages export
+ * (``tree_sitter_python.language()``, ``tree_sitter_language_pack.get_binding(name)``), parses with
+ * ``ts_parser_parse_string_encoding`` exactly as py-tree-sitter's ``Parser.parse(bytes)`` does, and reads the
+ * tree only through ``tree_sitter/api.h``: ``TSTreeCursor`` for the walk, ``ts_node_*`` for the first error.
+ * Same runtime source, same grammar, same bytes: the same tree as py-tree-sitter's, which the Python fallback
+ * in ``codeflow/code/validate.py`` walks the same way (``codeflow.code.native`` checks this once per process).
+ *
+ * Why parse here rather than walk py-tree-sitter's tree: a ``tree_sitter.Tree`` gives C code no public way to
+ * its ``TSTree*``, and walking it from Python costs 35-45% of a parse (docs/code.md).
  *
  * ``line_stats`` counts lines exactly as ``str.splitlines`` splits them, in code points, over UTF-8 bytes.
  */
 #define PY_SSIZE_T_CLEAN
+#undef _POSIX_C_SOURCE /* setup.py sets it for the runtime's sources; Python.h sets its own */
 #include <Python.h>
 #include <stdint.h>
-#include <stdlib.h>
-#include <string.h>
+#include <tree_sitter/api.h>
 
-/* ---- tree-sitter 0.26 layouts ------------------------------------------------------------------------------
- * Subtree: 8 bytes, either inline leaf data (bit 0 set) or a pointer to heap data, whose children are stored
- * right before it. Inline: bit 1 visible, bit 3 extra, byte 1 symbol, byte 7 size in bytes. */
-#define HEAP_SIZE_BYTES 16      /* Length size; .bytes first */
-#define HEAP_CHILD_COUNT 36     /* uint32_t */
-#define HEAP_SYMBOL 40          /* uint16_t */
-#define HEAP_FLAGS 44           /* bit 0 visible, bit 2 extra */
-#define HEAP_VISIBLE_CHILDREN 48 /* uint32_t, only when child_count > 0 */
-#define HEAP_PRODUCTION_ID 66   /* uint16_t, only when child_count > 0 */
-/* TSTree: Subtree root, then const TSLanguage *language. TSLanguage is the grammar ABI (parser.h). */
-#define TREE_LANGUAGE 8
-#define LANG_ABI_VERSION 0
-#define LANG_SYMBOL_COUNT 4
-#define LANG_ALIAS_COUNT 8
-#define LANG_MAX_ALIAS_SEQUENCE 36
-#define LANG_PUBLIC_SYMBOL_MAP 112
-#define LANG_ALIAS_SEQUENCES 128
-#define SYM_ERROR 65535
+#ifndef CODEFLOW_TS_VERSION
+#error "CODEFLOW_TS_VERSION (the tree-sitter runtime version this is built from) must be defined by setup.py"
+#endif
 
-typedef uint64_t Subtree;
+#define LANGUAGE_CAPSULE "tree_sitter.Language"
+#define PARSER_CAPSULE "codeflow.code._native.Parser"
+#define N_CLASSES 65536 /* one byte per TSSymbol: ERROR is 65535 */
 
-static inline const unsigned char *heap(Subtree s) { return (const unsigned char *)(uintptr_t)s; }
-static inline int is_inline(Subtree s) { return (int)(s & 1u); }
-static inline uint32_t child_count(Subtree s) {
-    return is_inline(s) ? 0 : *(const uint32_t *)(heap(s) + HEAP_CHILD_COUNT);
-}
-static inline const Subtree *children(Subtree s) { return (const Subtree *)heap(s) - child_count(s); }
-static inline int visible(Subtree s) { return is_inline(s) ? (int)((s >> 1) & 1u) : heap(s)[HEAP_FLAGS] & 1; }
-static inline int extra(Subtree s) { return is_inline(s) ? (int)((s >> 3) & 1u) : (heap(s)[HEAP_FLAGS] >> 2) & 1; }
-static inline uint16_t symbol(Subtree s) {
-    return is_inline(s) ? (uint16_t)((s >> 8) & 0xFFu) : *(const uint16_t *)(heap(s) + HEAP_SYMBOL);
-}
-static inline uint32_t size_bytes(Subtree s) {
-    return is_inline(s) ? (uint32_t)(s >> 56) : *(const uint32_t *)(heap(s) + HEAP_SIZE_BYTES);
-}
-static inline uint32_t visible_child_count(Subtree s) {
-    return child_count(s) ? *(const uint32_t *)(heap(s) + HEAP_VISIBLE_CHILDREN) : 0;
+static void parser_destroy(PyObject *capsule) {
+    TSParser *parser = PyCapsule_GetPointer(capsule, PARSER_CAPSULE);
+    if (parser)
+        ts_parser_delete(parser);
+    Py_XDECREF((PyObject *)PyCapsule_GetContext(capsule)); /* the language capsule it was made for */
 }
 
-typedef struct {
-    const uint16_t *public_map;
-    uint32_t n_public;
-    const uint16_t *alias_sequences;
-    uint16_t max_alias;
-} Lang;
-
-static inline const uint16_t *alias_sequence(const Lang *lang, Subtree s) {
-    uint16_t production = child_count(s) ? *(const uint16_t *)(heap(s) + HEAP_PRODUCTION_ID) : 0;
-    return production ? lang->alias_sequences + (size_t)production * lang->max_alias : NULL;
-}
-
-/* What ts_node_symbol reports: the public symbol (ERROR stays ERROR). */
-static inline uint16_t public_symbol(const Lang *lang, uint16_t sym) {
-    return (sym == SYM_ERROR || sym >= lang->n_public) ? sym : lang->public_map[sym];
-}
-
-typedef struct {
-    const Subtree *children;
-    uint32_t count, index, structural, depth;
-    const uint16_t *aliases;
-} Frame;
-
-static PyTypeObject *tree_type = NULL;
-
-static PyObject *init(PyObject *self, PyObject *args) {
-    PyObject *type;
-    if (!PyArg_ParseTuple(args, "O!", &PyType_Type, &type))
+static PyObject *new_parser(PyObject *self, PyObject *args) {
+    PyObject *language_capsule;
+    if (!PyArg_ParseTuple(args, "O", &language_capsule))
         return NULL;
-    /* py-tree-sitter's Tree is {PyObject_HEAD; TSTree *tree; PyObject *source; PyObject *language}. */
-    if (((PyTypeObject *)type)->tp_basicsize != (Py_ssize_t)(sizeof(PyObject) + 3 * sizeof(void *))) {
-        PyErr_SetString(PyExc_ValueError, "unexpected tree_sitter.Tree object layout");
+    const TSLanguage *language = PyCapsule_GetPointer(language_capsule, LANGUAGE_CAPSULE);
+    if (!language)
+        return NULL; /* TypeError / ValueError set: not a tree_sitter.Language capsule */
+    TSParser *parser = ts_parser_new();
+    if (!ts_parser_set_language(parser, language)) {
+        uint32_t abi = ts_language_abi_version(language);
+        ts_parser_delete(parser);
+        return PyErr_Format(PyExc_ValueError, "grammar ABI version %u is not supported by tree-sitter runtime %s "
+                            "(ABI %d..%d)", abi, CODEFLOW_TS_VERSION, TREE_SITTER_MIN_COMPATIBLE_LANGUAGE_VERSION,
+                            TREE_SITTER_LANGUAGE_VERSION);
+    }
+    PyObject *capsule = PyCapsule_New(parser, PARSER_CAPSULE, parser_destroy);
+    if (!capsule) {
+        ts_parser_delete(parser);
         return NULL;
     }
-    Py_XSETREF(tree_type, (PyTypeObject *)Py_NewRef(type));
-    Py_RETURN_NONE;
+    if (PyCapsule_SetContext(capsule, Py_NewRef(language_capsule)) < 0) {
+        Py_DECREF(language_capsule);
+        Py_DECREF(capsule);
+        return NULL;
+    }
+    return capsule;
 }
 
-/* The walk proper; returns -1 when out of memory. Runs without the GIL: a parsed tree is immutable. */
-static int walk(const unsigned char *tree, const Lang *lang, const unsigned char *cls, long *max_depth_out,
-                long *funcs_out, unsigned long long *comments_out) {
-    long max_depth = 0, funcs = 0;
-    unsigned long long comments = 0;
-    Subtree root = *(const Subtree *)tree;
-    unsigned char k = cls[public_symbol(lang, symbol(root))];
-    size_t cap = 64, top = 0;
-    Frame *stack = malloc(cap * sizeof(Frame));
-    if (!stack)
-        return -1;
-    if (k == 2)
-        comments += size_bytes(root);
-    else {
-        funcs += (k == 1);
-        if (child_count(root))
-            stack[top++] = (Frame){children(root), child_count(root), 0, 0, 0, alias_sequence(lang, root)};
-    }
-    while (top) {
-        Frame *f = &stack[top - 1];
-        if (f->index == f->count) {
-            top--;
-            continue;
-        }
-        Subtree c = f->children[f->index++];
-        uint16_t alias = 0;
-        if (f->aliases && !extra(c))
-            alias = f->aliases[f->structural++];
-        uint32_t depth = f->depth;
-        if (visible(c) || alias) {  /* a node the cursor stops at */
-            depth++;
-            if (depth > max_depth)
-                max_depth = depth;
-            k = cls[public_symbol(lang, alias ? alias : symbol(c))];
-            if (k == 2) {
-                comments += size_bytes(c);
-                continue;
-            }
+/* Max depth (root = 0), function-level nodes and comment bytes in one preorder cursor walk: the visible nodes
+ * that py-tree-sitter's ``TreeCursor`` visits, a comment's subtree not entered. Iterative: no recursion limit. */
+static void walk(TSNode root, const unsigned char *classes, uint32_t *max_depth_out, uint32_t *funcs_out,
+                 uint64_t *comments_out) {
+    TSTreeCursor cursor = ts_tree_cursor_new(root);
+    uint32_t depth = 0, max_depth = 0, funcs = 0;
+    uint64_t comments = 0;
+    for (;;) {
+        TSNode node = ts_tree_cursor_current_node(&cursor);
+        unsigned char k = classes[ts_node_symbol(node)];
+        if (k == 2) {
+            comments += ts_node_end_byte(node) - ts_node_start_byte(node);
+        } else {
             funcs += (k == 1);
-            if (!child_count(c))
+            if (ts_tree_cursor_goto_first_child(&cursor)) {
+                if (++depth > max_depth)
+                    max_depth = depth;
                 continue;
-        } else if (!visible_child_count(c)) {  /* invisible, nothing visible below: the cursor skips it */
-            continue;
-        }
-        if (top == cap) {
-            Frame *grown = realloc(stack, 2 * cap * sizeof(Frame));
-            if (!grown) {
-                free(stack);
-                return -1;
             }
-            stack = grown;
-            cap *= 2;
         }
-        stack[top++] = (Frame){children(c), child_count(c), 0, 0, depth, alias_sequence(lang, c)};
+        while (!ts_tree_cursor_goto_next_sibling(&cursor)) {
+            if (!ts_tree_cursor_goto_parent(&cursor))
+                goto done;
+            depth--;
+        }
     }
-    free(stack);
+done:
+    ts_tree_cursor_delete(&cursor);
     *max_depth_out = max_depth;
     *funcs_out = funcs;
     *comments_out = comments;
-    return 0;
 }
 
-static PyObject *tree_metrics(PyObject *self, PyObject *args) {
-    PyObject *tree_obj;
-    unsigned long long root_id;
-    unsigned int abi_version, kind_count;
-    Py_buffer classes;
-    if (!tree_type) {
-        PyErr_SetString(PyExc_RuntimeError, "init() has not been called");
-        return NULL;
+/* The same search as ``codeflow.code.validate.first_error``: the first MISSING node, or the first token of the
+ * first ERROR node that is not part of a complete construct (its complete, error-free named children parsed). */
+static TSNode first_error(TSNode root) {
+    TSNode node = root;
+    for (;;) {
+        if (ts_node_is_missing(node))
+            return node;
+        int node_is_error = ts_node_is_error(node), descended = 0;
+        TSTreeCursor cursor = ts_tree_cursor_new(node);
+        if (ts_tree_cursor_goto_first_child(&cursor)) {
+            do {
+                TSNode child = ts_tree_cursor_current_node(&cursor);
+                if (ts_node_is_error(child) || ts_node_is_missing(child) || ts_node_has_error(child)) {
+                    node = child;
+                    descended = 1;
+                    break;
+                }
+                if (node_is_error && !(ts_node_is_named(child) && ts_node_child_count(child))) {
+                    ts_tree_cursor_delete(&cursor);
+                    return child;
+                }
+            } while (ts_tree_cursor_goto_next_sibling(&cursor));
+        }
+        ts_tree_cursor_delete(&cursor);
+        if (!descended)
+            return node;
     }
-    if (!PyArg_ParseTuple(args, "O!KIIy*", tree_type, &tree_obj, &root_id, &abi_version, &kind_count, &classes))
+}
+
+static PyObject *check(PyObject *self, PyObject *args) {
+    PyObject *parser_capsule, *classes_obj;
+    Py_buffer data;
+    if (!PyArg_ParseTuple(args, "Oy*O", &parser_capsule, &data, &classes_obj))
         return NULL;
     PyObject *result = NULL;
-    const unsigned char *tree = *(const unsigned char **)((char *)tree_obj + sizeof(PyObject));
-    if (classes.len < 65536) {
-        PyErr_SetString(PyExc_ValueError, "classes must have 65536 entries (one per kind id)");
+    Py_buffer classes = {.buf = NULL};
+    TSTree *tree = NULL;
+    TSParser *parser = PyCapsule_GetPointer(parser_capsule, PARSER_CAPSULE);
+    if (!parser)
+        goto done;
+    if (classes_obj != Py_None) {
+        if (PyObject_GetBuffer(classes_obj, &classes, PyBUF_SIMPLE) < 0)
+            goto done;
+        if (classes.len < N_CLASSES) {
+            PyErr_SetString(PyExc_ValueError, "classes must have 65536 entries (one per kind id)");
+            goto done;
+        }
+    }
+    if ((size_t)data.len > UINT32_MAX) {
+        PyErr_SetString(PyExc_ValueError, "tree-sitter parses at most 4 GiB");
         goto done;
     }
-    /* tree-sitter's root node id is the address of the TSTree (its root subtree comes first). */
-    if ((uintptr_t)tree != (uintptr_t)root_id) {
-        PyErr_SetString(PyExc_ValueError, "Tree object does not hold the tree its root node belongs to");
+    /* The GIL stays held, as in py-tree-sitter's Parser.parse: a TSParser serves one parse at a time. */
+    tree = ts_parser_parse_string_encoding(parser, NULL, data.buf, (uint32_t)data.len, TSInputEncodingUTF8);
+    if (!tree) {
+        PyErr_SetString(PyExc_RuntimeError, "tree-sitter returned no tree");
         goto done;
     }
-    const unsigned char *language = *(const unsigned char **)(tree + TREE_LANGUAGE);
-    Lang lang = {
-        .public_map = *(const uint16_t *const *)(language + LANG_PUBLIC_SYMBOL_MAP),
-        .n_public = *(const uint32_t *)(language + LANG_SYMBOL_COUNT) + *(const uint32_t *)(language + LANG_ALIAS_COUNT),
-        .alias_sequences = *(const uint16_t *const *)(language + LANG_ALIAS_SEQUENCES),
-        .max_alias = *(const uint16_t *)(language + LANG_MAX_ALIAS_SEQUENCE),
-    };
-    if (*(const uint32_t *)(language + LANG_ABI_VERSION) != abi_version || lang.n_public != kind_count) {
-        PyErr_SetString(PyExc_ValueError, "the tree's language does not match its grammar's ABI version and kinds");
-        goto done;
+    TSNode root = ts_tree_root_node(tree);
+    unsigned long node_count = ts_node_descendant_count(root);
+    if (ts_node_has_error(root)) {
+        TSNode err = first_error(root);
+        TSPoint start = ts_node_start_point(err);
+        result = Py_BuildValue("((NsIIII)kOOO)", PyBool_FromLong(ts_node_is_missing(err)), ts_node_type(err),
+                               ts_node_start_byte(err), ts_node_end_byte(err), start.row, start.column,
+                               node_count, Py_None, Py_None, Py_None);
+    } else if (classes.buf) {
+        uint32_t max_depth, funcs;
+        uint64_t comments;
+        walk(root, (const unsigned char *)classes.buf, &max_depth, &funcs, &comments);
+        result = Py_BuildValue("(OkIIK)", Py_None, node_count, max_depth, funcs, (unsigned long long)comments);
+    } else {
+        result = Py_BuildValue("(OkOOO)", Py_None, node_count, Py_None, Py_None, Py_None);
     }
-    long max_depth, funcs;
-    unsigned long long comments;
-    int rc;
-    Py_BEGIN_ALLOW_THREADS
-    rc = walk(tree, &lang, (const unsigned char *)classes.buf, &max_depth, &funcs, &comments);
-    Py_END_ALLOW_THREADS
-    if (rc < 0)
-        PyErr_NoMemory();
-    else
-        result = Py_BuildValue("llK", max_depth, funcs, comments);
 done:
-    PyBuffer_Release(&classes);
+    if (tree)
+        ts_tree_delete(tree);
+    if (classes.buf)
+        PyBuffer_Release(&classes);
+    PyBuffer_Release(&data);
     return result;
 }
 
@@ -265,9 +240,12 @@ static PyObject *line_stats(PyObject *self, PyObject *args) {
 }
 
 static PyMethodDef methods[] = {
-    {"init", init, METH_VARARGS, "init(tree_sitter.Tree): check the Tree object layout once."},
-    {"tree_metrics", tree_metrics, METH_VARARGS,
-     "tree_metrics(tree, root_id, abi_version, kind_count, classes) -> (max_depth, function_count, comment_bytes)"},
+    {"new_parser", new_parser, METH_VARARGS,
+     "new_parser(language_capsule) -> parser capsule (ValueError when the grammar's ABI is not supported)."},
+    {"check", check, METH_VARARGS,
+     "check(parser, utf8, classes | None) -> (error, node_count, max_depth, function_count, comment_bytes).\n"
+     "error is None for a clean parse, else (is_missing, type, start_byte, end_byte, row, column_bytes) of the\n"
+     "first error and the last three are None; they are None too when classes is None (no walk)."},
     {"line_stats", line_stats, METH_VARARGS,
      "line_stats(utf8) -> (lines, max_line_length, total_line_length, digits, ascii_alnum, is_ascii)"},
     {NULL, NULL, 0, NULL},
@@ -275,4 +253,14 @@ static PyMethodDef methods[] = {
 
 static struct PyModuleDef module = {PyModuleDef_HEAD_INIT, "_native", NULL, -1, methods};
 
-PyMODINIT_FUNC PyInit__native(void) { return PyModule_Create(&module); }
+PyMODINIT_FUNC PyInit__native(void) {
+    /* Python's small-object allocator, as py-tree-sitter sets for its copy of the runtime: parsing allocates
+     * many small stack and subtree records, and pymalloc is faster at it than malloc (every call holds the GIL). */
+    ts_set_allocator(PyMem_Malloc, PyMem_Calloc, PyMem_Realloc, PyMem_Free);
+    PyObject *m = PyModule_Create(&module);
+    if (m && PyModule_AddStringConstant(m, "RUNTIME_VERSION", CODEFLOW_TS_VERSION) < 0) {
+        Py_DECREF(m);
+        return NULL;
+    }
+    return m;
+}

@@ -15,7 +15,8 @@ API (kept small on purpose):
 - ``LANGUAGES: dict[str, LanguageSpec]`` — the registry, keyed by language name.
 - ``language_for_path(path, first_line=None) -> str | None`` — file name, then extension, then shebang.
 - ``get_parser(name) -> tree_sitter.Parser`` and ``get_language(name)`` — cached per process; parsers are
-  created lazily so stages stay picklable and workers only load the grammars they meet.
+  created lazily so stages stay picklable and workers only load the grammars they meet. ``grammar_binding(name)``
+  is the grammar's ``TSLanguage*`` capsule (for the C extension).
 - ``LanguageSpec.fim_node_types[level]`` for level in ``FIM_LEVELS`` = ("expression", "statement", "function").
 """
 
@@ -334,22 +335,28 @@ _LANGUAGE_CACHE: dict[str, Language] = {}
 _PARSER_CACHE: dict[str, Parser] = {}
 
 
+def grammar_binding(name: str) -> object:
+    """The grammar's ``tree_sitter.Language`` capsule (its ``TSLanguage*``), as its package exports it.
+
+    Public API of the grammar packages (``tree_sitter_python.language()``, ``tree_sitter_language_pack
+    .get_binding``); ``codeflow.code.native`` hands it to the C extension's own tree-sitter runtime.
+    """
+    kind, _, rest = LANGUAGES[name].grammar.partition(":")
+    if kind == "wheel":
+        module, func = rest.split(":")
+        return getattr(importlib.import_module(module), func)()
+    import tree_sitter_language_pack
+
+    return tree_sitter_language_pack.get_binding(rest)
+
+
 def get_language(name: str) -> Language:
     """The tree-sitter ``Language`` for a registry language (loaded once per process)."""
     lang = _LANGUAGE_CACHE.get(name)
     if lang is None:
         from tree_sitter import Language
 
-        spec = LANGUAGES[name]
-        kind, _, rest = spec.grammar.partition(":")
-        if kind == "wheel":
-            module, func = rest.split(":")
-            lang = Language(getattr(importlib.import_module(module), func)())
-        else:
-            import tree_sitter_language_pack
-
-            lang = tree_sitter_language_pack.get_language(rest)
-        _LANGUAGE_CACHE[name] = lang
+        lang = _LANGUAGE_CACHE[name] = Language(grammar_binding(name))
     return lang
 
 

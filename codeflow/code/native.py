@@ -1,13 +1,16 @@
 """The C side of validation (``_native``): loaded once per process, checked, and skipped when it cannot be used.
 
 Why: max depth, function count and comment bytes need every syntax node visited, and line statistics every
-character; in Python these two loops cost more than the 15% of a parse that issue 5 allows for all of
-validation. ``_native.c`` does both in C (see its header for how the walk reads tree-sitter's trees).
+character; in Python these two loops cost 35-45% of a parse, over the 25% that issue 12 allows for all of
+validation. ``_native.c`` does both in C through tree-sitter's public C API only: it parses with its own copy of
+the tree-sitter runtime, built from the released source of the pinned py-tree-sitter version, using the
+``TSLanguage*`` capsule each grammar package exports, and walks that tree (see its header).
 
-The tree walk reads the runtime's own records, so it is used only with the py-tree-sitter version whose layout
-was checked (``CHECKED_VERSIONS``), and only after it agreed with the Python walk on a self-check in this
-process. Otherwise — another version, no C compiler at install time, ``CODEFLOW_NATIVE=0`` — validation uses
-the Python code, with the same results, more slowly; ``status()`` says which is in use and why.
+Same runtime source, grammar and bytes give the same tree as py-tree-sitter's, so results do not depend on
+whether the extension is there: it is used only when its runtime version equals the installed py-tree-sitter's,
+and only after it agreed with the Python code on a self-check in the process. Otherwise — another version, no C
+compiler or no sdist at install time, ``CODEFLOW_NATIVE=0`` — validation uses the Python code, with the same
+results, more slowly; ``status()`` says which is in use and why.
 """
 
 from __future__ import annotations
@@ -19,14 +22,26 @@ from importlib import metadata
 
 from loguru import logger
 
-CHECKED_VERSIONS = ("0.26.1",)  # py-tree-sitter versions whose Tree / subtree layout _native.c was checked against
+from codeflow.code.languages import grammar_binding
+
 ENV = "CODEFLOW_NATIVE"
+# check(data, language, classes | None) -> (error site | None, node_count, max_depth, function_count, comment_bytes)
+Check = Callable[[bytes, str, "bytes | None"], tuple]
 
 _module = None  # the _native extension, once imported (line_stats needs nothing else)
-_tree_walk: tuple[Callable | None] | None = None  # (walk or None,) once loading was tried in this process
+_check: tuple[Check | None] | None = None  # (check or None,) once loading was tried in this process
 _line_stats: tuple[Callable | None] | None = None
 _status = "not loaded yet"
 _forced_python = False
+
+# Snippets the C code must agree with the Python code on, whole and cut (aliases, extras, ERROR, MISSING).
+SELF_CHECK = {
+    "python": b"# c\ndef f(x):\n    '''d'''\n    return [y for y in x if (y and (x or y))]  # t\nclass A:\n"
+              b"    def g(self):\n        pass\n",
+    "c": b"/* c */\nint f(int x) { return x ? (x + 1) : 0; } // t\nstruct s { int a; };\n",
+    "rust": b"/// d\nfn f<'a>(x: &'a str) -> usize { match x { \"\" => 0, _ => 1 } } // t\n",
+    "typescript": b"// c\nconst f = (x: number): string => `${x}`;\nclass A<T> { m(): T | null { return null; } }\n",
+}
 
 
 class NativeUnavailable(RuntimeError):
@@ -59,62 +74,54 @@ def line_stats() -> Callable | None:
     return _line_stats[0]
 
 
-def _load_walk(python_walk: Callable) -> Callable:
-    version = metadata.version("tree-sitter")
-    if version not in CHECKED_VERSIONS:
-        raise NativeUnavailable(f"py-tree-sitter {version} is not a version the C walk was checked against "
-                                f"({', '.join(CHECKED_VERSIONS)})")
+def _load(reference: Check, classes_for: Callable[[str], bytes]) -> Check:
     module = _import()
-    import tree_sitter
+    installed = metadata.version("tree-sitter")
+    if module.RUNTIME_VERSION != installed:
+        raise NativeUnavailable(f"extension built from tree-sitter {module.RUNTIME_VERSION}, but py-tree-sitter "
+                                f"{installed} is installed; reinstall codeflow to rebuild it")
+    parsers: dict[str, object | None] = {}  # per language; None: its grammar cannot be used from C here
 
-    module.init(tree_sitter.Tree)
+    def parser_for(language: str) -> object | None:
+        if language not in parsers:
+            try:
+                parsers[language] = module.new_parser(grammar_binding(language))
+            except (TypeError, ValueError) as e:  # not a TSLanguage capsule, or an ABI this runtime lacks
+                logger.warning(f"{language}: C parse unavailable, this language uses the Python code: {e}")
+                parsers[language] = None
+        return parsers[language]
 
-    def walk(tree, classes: bytes) -> tuple[int, int, int]:
-        lang = tree.language
-        return module.tree_metrics(tree, tree.root_node.id, lang.abi_version, lang.node_kind_count, classes)
+    def check(data: bytes, language: str, classes: bytes | None) -> tuple:
+        parser = parser_for(language)
+        if parser is None:
+            return reference(data, language, classes)
+        return module.check(parser, data, classes)
 
-    _self_check(walk, python_walk)
-    return walk
-
-
-def _self_check(walk: Callable, python_walk: Callable) -> None:
-    """The C walk must equal the Python walk on whole and truncated files (aliases, extras, ERROR, MISSING)."""
-    from codeflow.code.languages import get_parser
-    from codeflow.code.validate import _kind_classes
-
-    snippets = {
-        "python": b"# c\ndef f(x):\n    '''d'''\n    return [y for y in x if (y and (x or y))]  # t\nclass A:\n"
-                  b"    def g(self):\n        pass\n",
-        "c": b"/* c */\nint f(int x) { return x ? (x + 1) : 0; } // t\nstruct s { int a; };\n",
-        "rust": b"/// d\nfn f<'a>(x: &'a str) -> usize { match x { \"\" => 0, _ => 1 } } // t\n",
-        "typescript": b"// c\nconst f = (x: number): string => `${x}`;\n"
-                      b"class A<T> { m(): T | null { return null; } }\n",
-    }
-    for language, code in snippets.items():
+    for language, code in SELF_CHECK.items():
         for data in (code, code[: len(code) // 2], code[: len(code) // 3]):
-            tree = get_parser(language).parse(data)
-            got = walk(tree, _kind_classes(language))
-            want = python_walk(tree, language)
-            if got != (want["max_depth"], want["function_count"], want["_comment_bytes"]):
-                raise NativeUnavailable(f"self-check failed on {language}: C {got} != Python {want}")
+            for classes in (classes_for(language), None):
+                got, want = check(data, language, classes), reference(data, language, classes)
+                if tuple(got) != tuple(want):
+                    raise NativeUnavailable(f"self-check failed on {language}: C {got} != Python {want}")
+    return check
 
 
-def tree_walk(python_walk: Callable) -> Callable | None:
-    """``walk(tree, classes) -> (max_depth, function_count, comment_bytes)``, or None (see ``status``).
+def checker(reference: Check, classes_for: Callable[[str], bytes]) -> Check | None:
+    """The C ``check``, or None (see ``status``): loaded and self-checked once per process.
 
-    Loads and self-checks once per process; ``python_walk`` is the reference the self-check compares against.
+    ``reference`` is the Python code it must agree with; ``classes_for(language)`` the kind-class table.
     """
-    global _tree_walk, _status
+    global _check, _status
     if _forced_python:
         return None
-    if _tree_walk is None:
+    if _check is None:
         try:
-            _tree_walk, _status = (_load_walk(python_walk),), "native"
-        except (NativeUnavailable, ValueError) as e:
-            _tree_walk, _status = (None,), f"python: {e}"
+            _check, _status = (_load(reference, classes_for),), "native"
+        except NativeUnavailable as e:
+            _check, _status = (None,), f"python: {e}"
             level = "INFO" if ENV in str(e) else "WARNING"
-            logger.log(level, f"C tree walk unavailable, AST metrics use the slower Python walk: {e}")
-    return _tree_walk[0]
+            logger.log(level, f"C parse and tree walk unavailable, validation uses the slower Python code: {e}")
+    return _check[0]
 
 
 @contextmanager
@@ -129,5 +136,5 @@ def python_only() -> Iterator[None]:
 
 
 def status() -> str:
-    """``native`` when the C walk is in use, else ``python: <why>`` (after the first ``tree_walk`` call)."""
+    """``native`` when the C code is in use, else ``python: <why>`` (after the first ``checker`` call)."""
     return _status

@@ -8,8 +8,9 @@ cost, so a 100 MB blob or a PNG never reaches the parser:
     -> generated (by name) -> decode_error -> empty -> generated (header, minified) -> syntax_error -> quality
 
 Metrics are chosen to be cheap: ``node_count`` is O(1) in tree-sitter; line metrics are one pass over the bytes
-and depth / function count / comment bytes one walk over the tree (``ast_metrics``), both in C when the
-``_native`` extension is built (``codeflow.code.native``), else in Python with the same results.
+and depth / function count / comment bytes one walk over the tree (``ast_metrics``). Parse, walk and line pass
+run in C when the ``_native`` extension is built (``codeflow.code.native``), else in Python (py-tree-sitter) with
+the same results.
 """
 
 from __future__ import annotations
@@ -18,6 +19,7 @@ import fnmatch
 import re
 from dataclasses import dataclass, field
 from functools import cache
+from typing import NamedTuple
 
 from codeflow.code import native
 from codeflow.code.languages import LANGUAGES, get_language, get_parser, language_for_path
@@ -43,6 +45,17 @@ class Verdict:
     language: str | None = None
     content: str | None = None
     metrics: dict = field(default_factory=dict)
+
+
+class ErrorSite(NamedTuple):
+    """Where a parse first failed (``first_error``): what ``error_detail`` reports, from either parse."""
+
+    is_missing: bool
+    type: str
+    start_byte: int
+    end_byte: int
+    row: int
+    column: int  # in bytes, as tree-sitter counts
 
 
 @cache
@@ -141,38 +154,34 @@ def first_error(root):
         else:
             return node
 
-def error_detail(node, data: bytes) -> str:
+def error_site(node) -> ErrorSite:
+    row, column = node.start_point
+    return ErrorSite(node.is_missing, node.type, node.start_byte, node.end_byte, row, column)
+
+
+def error_detail(site: ErrorSite, data: bytes) -> str:
     """``line:col`` (1-based, column in characters) and what tree-sitter saw there."""
-    row, col_bytes = node.start_point
-    line_start = node.start_byte - col_bytes
-    col = len(data[line_start:node.start_byte].decode("utf-8", "replace")) + 1
-    if node.is_missing:
-        what = f"missing {node.type}"
+    line_start = site.start_byte - site.column
+    col = len(data[line_start:site.start_byte].decode("utf-8", "replace")) + 1
+    if site.is_missing:
+        what = f"missing {site.type}"
     else:
-        snippet = data[node.start_byte:min(node.end_byte, node.start_byte + 40)].decode("utf-8", "replace")
+        snippet = data[site.start_byte:min(site.end_byte, site.start_byte + 40)].decode("utf-8", "replace")
         what = f"unexpected {snippet.splitlines()[0] if snippet.strip() else repr(snippet)}"
-    return f"{row + 1}:{col} {what}"
+    return f"{site.row + 1}:{col} {what}"
 
 
 def tree_metrics(tree, language: str) -> dict:
-    """Max depth, function-level node count and comment bytes: the native walk when it loaded, else the Python one.
+    """Max depth, function-level node count and comment bytes of a py-tree-sitter tree, in one preorder cursor walk.
 
-    Both walk the same way (``_python_tree_metrics``); ``codeflow.code.native`` says why the native one is off.
+    The Python twin of the C walk in ``_native.c`` (int compares only). A comment node's subtree is not entered:
+    grammars nest comment-named nodes (Rust ``line_comment`` holds a ``doc_comment`` and a marker, Lua
+    ``comment`` holds ``comment_content``), and only the outermost counts.
     """
-    walk = native.tree_walk(_python_tree_metrics)
-    if walk is None:
-        return _python_tree_metrics(tree, language)
-    depth, funcs, comment_bytes = walk(tree, _kind_classes(language))
-    return {"max_depth": depth, "function_count": funcs, "_comment_bytes": comment_bytes}
+    return _walk(tree, _kind_classes(language))
 
 
-def _python_tree_metrics(tree, language: str) -> dict:
-    """Max depth, function-level node count and comment bytes in one preorder cursor walk (int compares only).
-
-    A comment node's subtree is not entered: grammars nest comment-named nodes (Rust ``line_comment`` holds a
-    ``doc_comment`` and a marker, Lua ``comment`` holds ``comment_content``), and only the outermost counts.
-    """
-    classes = _kind_classes(language)
+def _walk(tree, classes: bytes) -> dict:
     cursor = tree.walk()
     first_child, next_sibling, parent = cursor.goto_first_child, cursor.goto_next_sibling, cursor.goto_parent
     depth = max_depth = n_funcs = comment_bytes = 0
@@ -195,24 +204,41 @@ def _python_tree_metrics(tree, language: str) -> dict:
             depth -= 1
 
 
-def parse_checked(data: bytes, language: str, path: str = "") -> tuple[str, object, object | None]:
+def python_check(data: bytes, language: str, classes: bytes | None) -> tuple:
+    """Parse with py-tree-sitter: (first error site or None, node_count, max_depth, function_count, comment_bytes).
+
+    The walk runs only on a clean tree and with ``classes`` (else the last three are None): the reference
+    that ``_native.check`` must equal.
+    """
+    tree = get_parser(language).parse(data)
+    root = tree.root_node
+    if root.has_error:
+        return error_site(first_error(root)), root.descendant_count, None, None, None
+    if classes is None:
+        return None, root.descendant_count, None, None, None
+    m = _walk(tree, classes)
+    return None, root.descendant_count, m["max_depth"], m["function_count"], m["_comment_bytes"]
+
+
+def parse_checked(data: bytes, language: str, path: str = "", metrics: bool = True) -> tuple[str, tuple]:
     """Parse with the language's grammar, then its fallback if the first parse has errors and ``path`` allows it.
 
-    Returns (language used, tree, first error node or None).
+    Returns (language used, ``python_check``'s tuple), from the C extension when it is in use.
     """
+    check = native.checker(python_check, _kind_classes) or python_check
     spec = LANGUAGES[language]
     may_fall_back = spec.may_fall_back(path)
     if language == "c" and may_fall_back and _CPP_HINT.search(data):
         language = "cpp"
-    tree = get_parser(language).parse(data)
-    if not tree.root_node.has_error:
-        return language, tree, None
+    result = check(data, language, _kind_classes(language) if metrics else None)
+    if result[0] is None:
+        return language, result
     fallback = spec.fallback if may_fall_back and language == spec.name else None
     if fallback:
-        tree2 = get_parser(fallback).parse(data)
-        if not tree2.root_node.has_error:
-            return fallback, tree2, None
-    return language, tree, first_error(tree.root_node)
+        result2 = check(data, fallback, _kind_classes(fallback) if metrics else None)
+        if result2[0] is None:
+            return fallback, result2
+    return language, result
 
 
 def validate_file(path: str | None, data: bytes | None, size: int, kind: str = "blob",
@@ -256,14 +282,14 @@ def validate_file(path: str | None, data: bytes | None, size: int, kind: str = "
     if metrics["mean_line_length"] > config.minified_mean_line_length:
         return Verdict("generated", f"minified: mean line length {metrics['mean_line_length']:.0f}", language)
 
-    language, tree, err = parse_checked(data, language, path)
+    language, (err, node_count, max_depth, functions, comment_bytes) = parse_checked(data, language, path,
+                                                                                     config.ast_metrics)
     if err is not None:
-        return Verdict("syntax_error", error_detail(err, data), language)
+        return Verdict("syntax_error", error_detail(ErrorSite(*err), data), language)
     metrics["bytes"] = len(data)
-    metrics["node_count"] = tree.root_node.descendant_count
+    metrics["node_count"] = node_count
     if config.ast_metrics:
-        metrics.update(tree_metrics(tree, language))
-        metrics["comment_ratio"] = metrics.pop("_comment_bytes") / len(data)
+        metrics.update(max_depth=max_depth, function_count=functions, comment_ratio=comment_bytes / len(data))
     else:
         metrics.update(max_depth=None, function_count=None, comment_ratio=None)
 

@@ -4,10 +4,13 @@ from __future__ import annotations
 
 import click
 
+from codeflow.commands.common import engine_available
+
 
 @click.command()
 @click.option("--lake", default="./lake", show_default=True, help="Lake root (folder or fsspec URL).")
-@click.option("--engine", type=click.Choice(["local", "spark"]), default="local", show_default=True)
+@click.option("--engine", type=click.Choice(["local", "spark"]), default="local", show_default=True,
+              callback=engine_available)
 @click.option("--fresh", is_flag=True, help="Delete the demo's outputs first (otherwise a re-run resumes).")
 def demo(lake: str, engine: str, fresh: bool) -> None:
     """Run the corpus build on bundled sample data."""

@@ -1,81 +1,131 @@
-"""The C side of validation: built in this environment, guarded against the wrong tree, same results as Python.
+"""The C side of validation: same results as the Python code, refuses what it cannot use, optional.
 
-The C tree walk is checked against the recursive reference in ``test_tree_metrics.py``; here: that
-``make install`` really built and enabled it (the ≤ 15% overhead of issue 5 depends on it), that it refuses a
-tree it cannot vouch for, that ``line_stats`` splits lines exactly like ``str.splitlines``, and that turning the
-C code off changes nothing but speed.
+The C walk is checked against the recursive reference in ``test_tree_metrics.py``; here: that ``check`` (C parse
++ walk or first error) equals ``python_check`` (py-tree-sitter) on whole and cut files, that it refuses
+non-grammars and a runtime that differs from py-tree-sitter's, that ``line_stats`` splits lines exactly like
+``str.splitlines``, and that validation without the extension (turned off, or never built: a machine without a C
+compiler) gives the same verdicts and byte-identical shards. Tests that need the extension skip where it is not
+built; the fallback tests run everywhere.
 """
 
 from __future__ import annotations
 
 import json
 import os
+import re
 import subprocess
 import sys
 import threading
+from importlib import metadata
+from pathlib import Path
 
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from codeflow.code import native
-from codeflow.code.languages import get_parser
-from codeflow.code.validate import _kind_classes, _python_tree_metrics, line_metrics, tree_metrics, validate_file
+from codeflow.code.languages import grammar_binding
+from codeflow.code.validate import _kind_classes, line_metrics, python_check
 from tests.code.helpers import sample_files
 
+ROOT = Path(__file__).resolve().parents[2]
+# Verdicts of every sample file, whole and cut in half (syntax errors), printed by a child process.
+VERDICTS = (
+    "import json, sys\n"
+    "from codeflow.code import native\n"
+    "from codeflow.code.validate import validate_file\n"
+    "files = json.load(sys.stdin)\n"
+    "out = {p + cut: [v.reason, v.detail, v.language, v.metrics] for p, d in files.items()"
+    " for cut, b in (('', d.encode('latin-1')), ('[:1/2]', d.encode('latin-1')[:len(d) // 2]))"
+    " for v in [validate_file(p, b, len(b))]}\n"
+    "print(json.dumps({'status': native.status(), 'verdicts': out}, sort_keys=True))\n")
+BLOCK_EXTENSION = "import sys; sys.modules['codeflow.code._native'] = None\n"  # as if it was never built
 
-def _walk():
-    walk = native.tree_walk(_python_tree_metrics)
-    assert walk is not None, native.status()
-    return walk
+
+def _check():
+    check = native.checker(python_check, _kind_classes)
+    if check is None:
+        pytest.skip(f"C extension not in use here: {native.status()}")
+    return check
 
 
-def test_c_walk_is_built_and_enabled() -> None:
-    _walk()
+def _verdicts(prelude: str = "", env: dict | None = None) -> dict:
+    payload = json.dumps({p: d.decode("latin-1") for p, d in sorted(sample_files().items())})
+    proc = subprocess.run([sys.executable, "-c", prelude + VERDICTS], input=payload, capture_output=True, text=True,
+                          env={**os.environ, **(env or {})}, check=True, cwd=ROOT)
+    return json.loads(proc.stdout)
+
+
+def test_runtime_pin_is_the_py_tree_sitter_pin() -> None:
+    """setup.py builds the runtime of the pinned py-tree-sitter: upgrading one without the other fails here."""
+    pin = re.search(r'"tree-sitter==([^"]+)"', (ROOT / "pyproject.toml").read_text()).group(1)
+    assert re.search(r'^TS_VERSION = "([^"]+)"', (ROOT / "setup.py").read_text(), re.MULTILINE).group(1) == pin
+    assert metadata.version("tree-sitter") == pin
+
+
+def test_c_check_equals_python_check_on_whole_and_cut_files() -> None:
+    check = _check()
     assert native.status() == "native"
-    assert native.line_stats() is not None
+    from codeflow.code.languages import language_for_path
+
+    compared = errors = 0
+    for path, data in sorted(sample_files().items()):
+        lang = language_for_path(path, data[:200].split(b"\n", 1)[0])
+        if not lang:
+            continue
+        for cut in (data, data[: len(data) // 2], data[: len(data) // 3], data[: len(data) // 5]):
+            for classes in (_kind_classes(lang), None):
+                got, want = check(cut, lang, classes), python_check(cut, lang, classes)
+                assert tuple(got) == tuple(want), (path, len(cut))
+                compared += 1
+                errors += got[0] is not None
+    assert compared >= 200 and errors >= 40  # clean trees and error sites both compared
 
 
-def test_refuses_a_tree_it_cannot_vouch_for() -> None:
+def test_refuses_what_is_not_a_grammar() -> None:
+    _check()
     from codeflow.code import _native
 
-    _walk()
-    parser = get_parser("python")
-    a, b = parser.parse(b"x = 1\n"), parser.parse(b"y = 2\n")
-    lang, classes = a.language, _kind_classes("python")
-    with pytest.raises(ValueError, match="does not hold the tree"):
-        _native.tree_metrics(a, b.root_node.id, lang.abi_version, lang.node_kind_count, classes)
-    with pytest.raises(ValueError, match="does not match its grammar"):
-        _native.tree_metrics(a, a.root_node.id, lang.abi_version, lang.node_kind_count + 1, classes)
-    with pytest.raises(TypeError):
-        _native.tree_metrics(a.root_node, a.root_node.id, lang.abi_version, lang.node_kind_count, classes)
+    with pytest.raises((TypeError, ValueError)):
+        _native.new_parser(object())
+    with pytest.raises((TypeError, ValueError)):
+        _native.new_parser(_native.new_parser(grammar_binding("python")))  # a capsule, but not a TSLanguage
+    parser = _native.new_parser(grammar_binding("python"))
     with pytest.raises(ValueError, match="65536"):
-        _native.tree_metrics(a, a.root_node.id, lang.abi_version, lang.node_kind_count, b"\x00" * 10)
+        _native.check(parser, b"x = 1\n", b"\x00" * 10)
+    with pytest.raises((TypeError, ValueError)):
+        _native.check(grammar_binding("python"), b"x = 1\n", None)
+
+
+def test_refuses_an_extension_built_from_another_runtime(monkeypatch) -> None:
+    """Another runtime could build other trees than py-tree-sitter: the fallback would not give the same lake."""
+    _check()
+    monkeypatch.setattr(native.metadata, "version", lambda name: "0.0.1")
+    with pytest.raises(native.NativeUnavailable, match="built from tree-sitter .* but py-tree-sitter 0.0.1"):
+        native._load(python_check, _kind_classes)
 
 
 def test_deep_trees_do_not_overflow_the_stack() -> None:
     """Left-recursive chains nest one level per operator: 200k levels would overflow a recursive C walk."""
+    check = _check()
     data = b"x = " + b"1 + " * 200_000 + b"1\n"
-    tree = get_parser("python").parse(data)
-    got = tree_metrics(tree, "python")
-    assert got["max_depth"] > 200_000
-    assert got == _python_tree_metrics(tree, "python")
+    got = check(data, "python", _kind_classes("python"))
+    assert got[2] > 200_000
+    assert tuple(got) == tuple(python_check(data, "python", _kind_classes("python")))
 
 
-def test_walk_releases_the_gil_and_stays_right_across_threads() -> None:
-    walk = _walk()
+def test_threads_sharing_the_parsers_stay_right() -> None:
+    check = _check()
     data = b"\n".join(sample_files()[p] for p in sorted(sample_files()) if p.endswith(".py"))
-    tree = get_parser("python").parse(data)
-    classes = _kind_classes("python")
-    want = _python_tree_metrics(tree, "python")
-    want = (want["max_depth"], want["function_count"], want["_comment_bytes"])
+    want = tuple(python_check(data, "python", _kind_classes("python")))
     results: list = []
-    threads = [threading.Thread(target=lambda: results.append(walk(tree, classes))) for _ in range(4)]
+    threads = [threading.Thread(target=lambda: results.extend(
+        tuple(check(data, "python", _kind_classes("python"))) for _ in range(5))) for _ in range(4)]
     for t in threads:
         t.start()
     for t in threads:
         t.join()
-    assert results == [want] * 4
+    assert results == [want] * 20
 
 
 SEPARATORS = ["\n", "\r", "\r\n", "\v", "\f", "\x1c", "\x1d", "\x1e", "\x85", "\u2028", "\u2029"]
@@ -101,31 +151,21 @@ def test_line_stats_edge_cases(content: str) -> None:
     assert want["lines"] == max(1, len(content.splitlines()))
 
 
-def test_turned_off_gives_the_same_verdicts() -> None:
-    files = dict(sorted(sample_files().items()))
-    script = (
-        "import json, sys\n"
-        "from codeflow.code import native\n"
-        "from codeflow.code.validate import validate_file\n"
-        "files = json.load(sys.stdin)\n"
-        "out = {p: [v.reason, v.language, v.metrics] for p, d in files.items()"
-        " for v in [validate_file(p, d.encode('latin-1'), len(d))]}\n"
-        "print(json.dumps({'status': native.status(), 'verdicts': out}, sort_keys=True))\n")
-    payload = json.dumps({p: d.decode("latin-1") for p, d in files.items()})
-    proc = subprocess.run([sys.executable, "-c", script], input=payload, capture_output=True, text=True,
-                          env={**os.environ, native.ENV: "0"}, check=True)
-    off = json.loads(proc.stdout)
-    assert off["status"].startswith(f"python: turned off by {native.ENV}=0")
-    on = {p: [v.reason, v.language, v.metrics] for p, d in files.items() for v in [validate_file(p, d, len(d))]}
-    assert native.status() == "native"
-    assert json.loads(json.dumps(on, sort_keys=True)) == off["verdicts"]
-    assert sum(v[0] is None and v[2]["max_depth"] > 0 for v in on.values()) >= 30
+def test_without_the_extension_the_verdicts_are_the_same() -> None:
+    """Never built (no C compiler) and turned off both run the Python code, with the same verdicts and details."""
+    not_built = _verdicts(BLOCK_EXTENSION)
+    assert not_built["status"].startswith("python: extension not built")
+    off = _verdicts(env={native.ENV: "0"})
+    assert off["status"] == f"python: turned off by {native.ENV}=0"
+    on = _verdicts()
+    assert on["verdicts"] == off["verdicts"] == not_built["verdicts"]
+    reasons = [v[0] for v in on["verdicts"].values()]
+    assert reasons.count(None) >= 30 and reasons.count("syntax_error") >= 20
+    assert all(v[3]["max_depth"] > 0 for v in on["verdicts"].values() if v[0] is None)
 
 
 def test_shards_are_byte_identical_with_and_without_the_c_code(tmp_path, cli) -> None:
     """A machine without a C compiler writes the same lake: same metrics, same Parquet bytes."""
-    from pathlib import Path
-
     from .gitrepo import make_repo
 
     make_repo(str(tmp_path / "sample"), sample_files())
@@ -133,12 +173,11 @@ def test_shards_are_byte_identical_with_and_without_the_c_code(tmp_path, cli) ->
     lst.write_text("sample\n")
     code, output = cli("--quiet", "code", "--repos", str(lst), "--out", str(tmp_path / "on"))
     assert code == 0, output
-    assert native.status() == "native"
     proc = subprocess.run([str(Path(sys.executable).parent / "codeflow"), "--log-level", "INFO", "code", "--repos",
                            str(lst), "--out", str(tmp_path / "off")], capture_output=True, text=True,
                           env={**os.environ, native.ENV: "0"})
     assert proc.returncode == 0, proc.stdout + proc.stderr
-    assert f"turned off by {native.ENV}=0" in proc.stdout + proc.stderr  # the Python walk really ran there
+    assert f"turned off by {native.ENV}=0" in proc.stdout + proc.stderr  # the Python code really ran there
     shards = sorted(p.relative_to(tmp_path / "on") for p in (tmp_path / "on").rglob("*.parquet"))
     assert len(shards) == 2  # kept + rejects
     for rel in shards:

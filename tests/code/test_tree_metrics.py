@@ -1,8 +1,9 @@
-"""Both tree walks (native C and Python) against a plain recursive reference on every sample language.
+"""Both tree walks (the C extension's and the Python one) against a plain recursive reference on every sample language.
 
 The reference spells out the definition: depth of the deepest visible node (root = 0), function-level nodes,
 bytes of outermost comment nodes; a comment's subtree is not entered (nested comment nodes count once, and their
-children add no depth). Truncated copies give trees with ERROR / MISSING nodes, which must walk the same way.
+children add no depth). Truncated copies give trees with ERROR / MISSING nodes: the Python walk must walk them the
+same way, and the C ``check`` must report the same first error as the Python code (it walks clean trees only).
 """
 
 from __future__ import annotations
@@ -11,7 +12,7 @@ import pytest
 
 from codeflow.code import native
 from codeflow.code.languages import LANGUAGES, comment_node_types, get_parser, language_for_path
-from codeflow.code.validate import _python_tree_metrics, tree_metrics
+from codeflow.code.validate import _kind_classes, python_check, tree_metrics
 from tests.code.helpers import sample_files
 
 
@@ -55,5 +56,11 @@ def test_tree_metrics_equal_reference(name: str, lang: str, data: bytes) -> None
     tree = get_parser(lang).parse(data)
     want = _reference(tree, lang)
     assert tree_metrics(tree, lang) == want, name
-    assert native.status() == "native"  # the walk above was the C one (test_native_walk.py says why if not)
-    assert _python_tree_metrics(tree, lang) == want, name
+    check = native.checker(python_check, _kind_classes)
+    if check is None:
+        pytest.skip(f"C extension not in use here: {native.status()}")
+    got = check(data, lang, _kind_classes(lang))
+    assert tuple(got) == tuple(python_check(data, lang, _kind_classes(lang))), name
+    assert got[1] == tree.root_node.descendant_count
+    if not tree.root_node.has_error:
+        assert got[2:] == (want["max_depth"], want["function_count"], want["_comment_bytes"]), name
