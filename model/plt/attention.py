@@ -6,8 +6,17 @@ Loop 1 is ordinary causal attention. Every later loop r >= 2 mixes two branches 
 
 where K1, V1 are loop 1's keys/values of the same layer (full causal, the shared KV) and K_r, V_r are the current
 loop's own keys/values seen through a causal sliding window (0 <= t - j <= window_left). Both branches respect
-document boundaries of a packed sequence. Faster backends (flex, flash, a fused Triton kernel) are added to
-``BACKENDS`` with the same signature; they must match ``ref`` forward and backward.
+document boundaries of a packed sequence.
+
+Backends (``PLTConfig.attn_backend``), all with one signature and checked against ``ref`` forward and backward
+(``tests/model/test_kernels.py``):
+  * ``ref``: two SDPA calls with explicit boolean masks; the oracle and the default; runs anywhere.
+  * ``flex``: two FlexAttention calls with block-sparse masks (``model/kernels/flex_attn.py``); CUDA for training,
+    forward-only on CPU (torch 2.13 has no FlexAttention backward there).
+  * ``triton``: one fused Triton kernel for both branches and the gate (``model/kernels/gated_attn.py``); CUDA,
+    or CPU under ``TRITON_INTERPRET=1`` (tests only: the interpreter is slow).
+  * ``auto``: ``triton`` on a CUDA tensor, ``ref`` otherwise.
+The kernel modules are imported on first use, so ``ref`` never imports Triton.
 """
 
 from __future__ import annotations
@@ -69,8 +78,47 @@ def _ref(
     return gated_attn_masked(q, k1, v1, glob, k2, v2, loc, gate)
 
 
+def _same_dtype(*xs: Tensor) -> tuple[Tensor, ...]:
+    """q, k, v in one dtype for a kernel backend, the way autocast treats SDPA.
+
+    Under autocast the projections come out in the autocast dtype but RoPE (float32 tables) promotes q and k back
+    to float32; SDPA is on autocast's lower-precision list and casts them, so the kernels do the same. Without
+    autocast, mixed dtypes are a caller bug and stay an error (as in SDPA).
+    """
+    dev = xs[0].device.type
+    if torch.is_autocast_enabled(dev):
+        dt = torch.get_autocast_dtype(dev)
+        return tuple(x.to(dt) for x in xs)
+    if len({x.dtype for x in xs}) > 1:
+        raise ValueError(f"q, k1, v1, k2, v2 must share a dtype, got {[x.dtype for x in xs]}")
+    return xs
+
+
+def _flex(
+    q: Tensor, k1: Tensor, v1: Tensor, k2: Tensor, v2: Tensor, gate: Tensor, window_left: int, doc_ids: Tensor | None
+) -> Tensor:
+    from ..kernels.flex_attn import gated_attn_flex
+
+    return gated_attn_flex(*_same_dtype(q, k1, v1, k2, v2), gate, window_left, doc_ids)
+
+
+def _triton(
+    q: Tensor, k1: Tensor, v1: Tensor, k2: Tensor, v2: Tensor, gate: Tensor, window_left: int, doc_ids: Tensor | None
+) -> Tensor:
+    from ..kernels.gated_attn import gated_attn_triton
+
+    return gated_attn_triton(*_same_dtype(q, k1, v1, k2, v2), gate, window_left, doc_ids)
+
+
+def _auto(
+    q: Tensor, k1: Tensor, v1: Tensor, k2: Tensor, v2: Tensor, gate: Tensor, window_left: int, doc_ids: Tensor | None
+) -> Tensor:
+    fn = _triton if q.is_cuda else _ref
+    return fn(q, k1, v1, k2, v2, gate, window_left, doc_ids)
+
+
 Backend = Callable[[Tensor, Tensor, Tensor, Tensor, Tensor, Tensor, int, Tensor | None], Tensor]
-BACKENDS: dict[str, Backend] = {"ref": _ref}
+BACKENDS: dict[str, Backend] = {"ref": _ref, "flex": _flex, "triton": _triton, "auto": _auto}
 
 
 def gated_loop_attn(

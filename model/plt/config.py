@@ -10,6 +10,8 @@ from __future__ import annotations
 from dataclasses import dataclass, fields, replace
 from typing import Literal
 
+from .attention import BACKENDS
+
 GateMode = Literal["hidden", "query"]
 
 
@@ -43,7 +45,7 @@ class PLTConfig:
     emb_scale: float = 1.0  # a in  B(r) = a*E + b*shift(n(h(r-1)))
     hidden_scale: float = 1.0  # b
     normalize_per_loop: bool = True  # n = final RMSNorm (shared weights) if True else identity
-    attn_backend: str = "ref"  # see attention.BACKENDS
+    attn_backend: str = "ref"  # ref | flex | triton | auto (triton on CUDA, else ref); see attention.py
 
     def __post_init__(self) -> None:
         if self.d_model % self.n_head:
@@ -56,6 +58,8 @@ class PLTConfig:
             raise ValueError("n_loops >= 1 and window_left >= 0 required")
         if self.gate_mode not in ("hidden", "query"):
             raise ValueError(f"gate_mode must be 'hidden' or 'query', got {self.gate_mode!r}")
+        if self.attn_backend not in BACKENDS:
+            raise ValueError(f"attn_backend must be one of {sorted(BACKENDS)}, got {self.attn_backend!r}")
 
     @property
     def head_dim(self) -> int:
