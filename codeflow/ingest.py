@@ -10,9 +10,10 @@ import json
 from dataclasses import dataclass
 
 import pyarrow as pa
+import pyarrow.compute as pc
 
-from codeflow.dedup.exact import ExactDedupConfig, validate
-from codeflow.records import DOCUMENT_SCHEMA
+from codeflow.dedup.exact import ExactDedupConfig, ValidatedBatch, validate
+from codeflow.records import DOCUMENT_SCHEMA, REJECT_SCHEMA, rejects_table
 from codeflow.stage import Stage, StageResult
 
 META_SKIP = {"id", "text", "content", "source", "url", "language"}
@@ -34,6 +35,7 @@ class IngestStage(Stage):
         cfg = ExactDedupConfig(text_column=self.config.text_column, id_column=self.config.id_column)
         valid = validate(batch, cfg, unit, unit)
         rejects = valid.rejects.set_column(1, "stage", pa.array([self.name] * valid.rejects.num_rows, pa.string()))
+        valid, rejects = _drop_bad_string_columns(valid, rejects, self.name, unit)
         t = valid.table
         col = next((c for c in (self.config.text_column, "text", "content") if c and c in t.column_names), None)
         n = t.num_rows
@@ -50,3 +52,31 @@ class IngestStage(Stage):
                                  pa.string()),
         }, schema=DOCUMENT_SCHEMA) if n else DOCUMENT_SCHEMA.empty_table()
         return StageResult(kept, rejects, {"rows_in": valid.rows_in})
+
+
+def _drop_bad_string_columns(valid, rejects: pa.Table, stage: str, unit: str):
+    """``url`` / ``language`` must be strings: numbers become their text, any other type (a list, a struct,
+    bytes) makes that row a ``bad_type`` reject naming the column and its type."""
+    t = valid.table
+    bad_rows: dict[int, str] = {}
+    for name in ("url", "language"):
+        if name not in t.column_names:
+            continue
+        col = t.column(name)
+        if pa.types.is_string(col.type) or pa.types.is_large_string(col.type) or pa.types.is_null(col.type):
+            continue
+        if pa.types.is_integer(col.type) or pa.types.is_floating(col.type) or pa.types.is_boolean(col.type):
+            t = t.set_column(t.column_names.index(name), name, pc.cast(col, pa.string()))
+            continue
+        for i, is_valid in enumerate(col.is_valid().to_pylist()):
+            if is_valid:
+                bad_rows.setdefault(i, f"{name!r} is {col.type}, not a string")
+    if not bad_rows:
+        return ValidatedBatch(t, valid.rows, valid.rejects, valid.rows_in), rejects
+    rows = valid.rows.to_pylist()
+    ids = t.column("id").to_pylist()
+    extra = rejects_table([{"id": ids[i], "stage": stage, "reason": "bad_type", "detail": bad_rows[i],
+                            "source": f"{unit}#{rows[i]}"} for i in sorted(bad_rows)])
+    keep = pa.array([i not in bad_rows for i in range(t.num_rows)], pa.bool_())
+    kept = ValidatedBatch(t.filter(keep), valid.rows.filter(keep), valid.rejects, valid.rows_in)
+    return kept, pa.concat_tables([rejects.cast(REJECT_SCHEMA), extra])

@@ -66,11 +66,21 @@ def aggregate(markers: list[dict]) -> tuple[Counter, Counter, int, int]:
     return stats, reasons, kept, rejected
 
 
+def rows_in_of(markers: list[dict]) -> int:
+    """Input rows over all shards: a stage's own ``rows_in`` plus the rows its reader rejected
+    (``input_rejects``); a shard of a stage that counts no ``rows_in`` has kept + rejected."""
+    total = 0
+    for m in markers:
+        st = m["stats"]
+        total += int(st["rows_in"]) + int(st.get("input_rejects", 0)) if "rows_in" in st else m["kept"] + m["rejected"]
+    return total
+
+
 def finish(stage_name: str, out: StageOutput, n_units: int, schema, config: Any, t0: float,
            resumed: int) -> RunSummary:
     markers = out.committed_markers()  # read once: a large run has one marker file per shard
     stats, reasons, kept, rejected = aggregate(markers)
-    rows_in = int(stats.get("rows_in", kept + rejected))
+    rows_in = rows_in_of(markers)
     totals = {"stage": stage_name, "rows_in": rows_in, "kept": kept, "rejected": rejected,
               "rejected_by_reason": dict(sorted(reasons.items())), "counters": dict(sorted(stats.items()))}
     out.finalize(stage_name, n_units, schema, config_dict(config), totals, markers)

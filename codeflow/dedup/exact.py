@@ -86,8 +86,11 @@ def validate(table: pa.Table, cfg: ExactDedupConfig, unit: str, source_name: str
     col = pick_text_column(table, cfg.text_column)
     if col is None:
         want = cfg.text_column or "text/content"
-        rej = rejects_table([{"id": stable_id(unit, prefix="file:"), "stage": STAGE, "reason": "missing_column",
-                              "detail": f"no {want!r} column in {table.column_names}", "source": source_name}])
+        detail = f"no {want!r} column in {table.column_names[:20]}"[:500]
+        # One reject per row, so rows_in == kept + rejected holds for this file too.
+        rej = rejects_table([{"id": stable_id(f"{source_name}#{row}", prefix="row:"), "stage": STAGE,
+                              "reason": "missing_column", "detail": detail, "source": f"{source_name}#{row}"}
+                             for row in range(table.num_rows)])
         return ValidatedBatch(pa.table({"id": pa.array([], pa.string())}), pa.array([], pa.int64()), rej,
                               table.num_rows)
     raw = table.column(col).combine_chunks()
@@ -113,6 +116,10 @@ def validate(table: pa.Table, cfg: ExactDedupConfig, unit: str, source_name: str
                 rejects.append({"id": given or stable_id(value, src), "stage": STAGE, "reason": "decode_error",
                                 "detail": f"invalid UTF-8 at byte {e.start}", "source": src})
                 continue
+        if not isinstance(value, str):
+            rejects.append({"id": given or stable_id(src, prefix="row:"), "stage": STAGE, "reason": "bad_type",
+                            "detail": f"{col!r} is {raw.type}, not a string", "source": src})
+            continue
         texts.append(value)
         keep_rows.append(row)
         ids.append(given or stable_id(value, src))

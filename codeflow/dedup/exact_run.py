@@ -36,11 +36,19 @@ def _load(unit: str, cfg: ExactDedupConfig, root: str) -> ValidatedBatch:
     src = TableSource()
     src.stage_name = STAGE
     name = source_name_for(unit, root)
-    item = next(iter(src.read(unit)))
-    if isinstance(item, StageResult):
-        return ValidatedBatch(pa.table({"id": pa.array([], pa.string())}), pa.array([], pa.int64()),
-                              item.rejects, 1)
-    return validate(item, cfg, unit, name)
+    read_rejects: list[pa.Table] = []
+    batch = ValidatedBatch(pa.table({"id": pa.array([], pa.string())}), pa.array([], pa.int64()),
+                           REJECT_SCHEMA.empty_table(), 0)
+    for item in src.read(unit):
+        if isinstance(item, StageResult):  # rows the reader rejected (bad lines, invalid UTF-8, unreadable file)
+            read_rejects.append(item.rejects)
+        else:
+            batch = validate(item, cfg, unit, name)
+    if not read_rejects:
+        return batch
+    n = sum(t.num_rows for t in read_rejects)
+    rejects = pa.concat_tables([*read_rejects, batch.rejects.cast(REJECT_SCHEMA)])
+    return ValidatedBatch(batch.table, batch.rows, rejects, batch.rows_in + n)
 
 
 @dataclass(frozen=True)
