@@ -175,8 +175,16 @@ class StageOutput:
                                 f"use --overwrite or another --out")
 
     def clear(self) -> None:
-        if self.fs.exists(self.root):
+        """Delete the output (``--overwrite``); the writer's lease file (codeflow.lease) stays in place."""
+        if not self.fs.exists(self.root):
+            return
+        lease = self.path("_lease.json")
+        if not self.fs.exists(lease):
             self.fs.rm(self.root, recursive=True)
+            return
+        for p in self.fs.ls(self.root, detail=False):
+            if posixpath.basename(p.rstrip("/")) != "_lease.json":
+                self.fs.rm(p, recursive=True)
 
     def finalize(self, stage: str, n_shards: int, schema: pa.Schema, config: Mapping[str, Any],
                  stats: Mapping[str, Any], markers: list[dict] | None = None) -> None:

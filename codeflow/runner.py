@@ -92,12 +92,15 @@ def finish(stage_name: str, out: StageOutput, n_units: int, schema, config: Any,
 def run_map_stage(stage: Stage, source: Source, units: list[str], out_url: str, engine: str = "local",
                   workers: int = 1, overwrite: bool = False) -> RunSummary:
     """Run a map stage over ``units`` into ``out_url``; re-running resumes from committed shards."""
+    from codeflow.lease import hold
+
     t0 = now()
-    out = StageOutput(out_url)
-    if overwrite:
-        out.clear()
-    out.check_config(stage.config_hash, units)
-    resumed = out.count_committed()
-    job = MapUnitJob(stage, source, out_url, tuple(units))
-    map_units(job, len(units), engine, workers, out, stage.name)
-    return finish(stage.name, out, len(units), stage.schema, stage.config, t0, resumed)
+    with hold(out_url):  # one writer per output (re-entrant: the CLI usually holds it already)
+        out = StageOutput(out_url)
+        if overwrite:
+            out.clear()
+        out.check_config(stage.config_hash, units)
+        resumed = out.count_committed()
+        job = MapUnitJob(stage, source, out_url, tuple(units))
+        map_units(job, len(units), engine, workers, out, stage.name)
+        return finish(stage.name, out, len(units), stage.schema, stage.config, t0, resumed)

@@ -23,6 +23,7 @@ import posixpath
 import zlib
 from collections import Counter
 from collections.abc import Iterator, Sequence
+from contextvars import ContextVar
 from dataclasses import dataclass, field
 
 import pyarrow as pa
@@ -38,6 +39,10 @@ TABLE_SUFFIXES = (".parquet", ".jsonl", ".json", ".jsonl.gz", ".ndjson")
 # Source-level rejects are counted under this key; the runner adds it to a stage's own ``rows_in``.
 INPUT_REJECTS = "input_rejects"
 _MAX_BLOCK = (1 << 31) - 2  # pyarrow's JSON block size is an int32; larger files go line by line
+
+
+# The ``--out`` of the command being run: set by codeflow.commands.common around every stage command.
+current_output: ContextVar[str | None] = ContextVar("codeflow_current_output", default=None)
 
 
 class InputError(CodeflowError):
@@ -61,10 +66,12 @@ def expand_inputs(paths: Sequence[str], suffixes: Sequence[str] = TABLE_SUFFIXES
     Sorted full URLs make unit order, and so shard numbering, the same on every engine and run. A path that
     exists is taken literally even when it holds glob characters (``data[1].jsonl``). ``exclude`` is the
     run's output: files under it are never inputs (a re-run must not read its own output back), and an
-    input equal to or inside the output is refused.
+    input equal to or inside the output is refused. It defaults to ``current_output``, which every stage
+    command sets to its ``--out`` (codeflow.commands.common), so no command can forget it.
     """
     if not paths:
         raise InputError("no input given")
+    exclude = exclude if exclude is not None else current_output.get()
     out_fs, out_root = to_fs(exclude) if exclude else (None, None)
     out_root = _normalized(out_root) if out_root else None
     found: list[str] = []

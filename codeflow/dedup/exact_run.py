@@ -23,7 +23,7 @@ from codeflow.dedup.exact import (
     source_name_for,
     validate,
 )
-from codeflow.lake import StageOutput, atomic_write_bytes, atomic_write_parquet
+from codeflow.lake import LakeError, StageOutput, atomic_write_bytes, atomic_write_parquet
 from codeflow.records import REJECT_SCHEMA
 from codeflow.runner import RunSummary, finish, map_units
 from codeflow.sources import TableSource
@@ -91,7 +91,10 @@ class FilterJob:
 
 def read_decisions(out: StageOutput, index: int) -> pa.Table:
     folder = out.work_path("decisions", f"unit={index}")
-    if not out.fs.exists(folder):
+    if not out.fs.exists(out.work_path("decisions.done")):
+        # Scratch gone (deleted by hand or by another writer): never read that as "no duplicates".
+        raise LakeError(f"{out.url}: dedup scratch {out.work_path('decisions')} is missing; re-run to rebuild it")
+    if not out.fs.exists(folder):  # this unit has no duplicates
         return pa.table({"row": pa.array([], pa.int64()), "keeper_id": pa.array([], pa.string()),
                          "group_size": pa.array([], pa.int64())})
     parts = []
