@@ -13,7 +13,7 @@ from codeflow.commands.common import engine_options
 @click.option("--input", "inputs", multiple=True, help="Code-file shards (CODE_FILE_SCHEMA): file, folder or glob; "
               "repeatable. At repo level one shard must hold whole repositories (the code stage's output does).")
 @click.option("--repos", "repos", default=None, help="Repo list (one path/URL per line): files are read with the "
-              "code stage first, into OUT/_work/code.")
+              "code stage first, into OUT/_code (kept, with its rejects).")
 @click.option("--out", required=True, help="Output folder or fsspec URL.")
 @click.option("--fim-rate", type=click.FloatRange(0, 1), default=0.5, show_default=True,
               help="Probability a file is FIM'd; otherwise it is emitted plain.")
@@ -67,7 +67,7 @@ def fim(level: str, inputs: tuple[str, ...], repos: str | None, out: str, fim_ra
     if repos:
         from codeflow.fim.run import code_shards_from_repos
 
-        if overwrite:  # clear first: the code stage's shards live under OUT/_work until fim succeeds
+        if overwrite:  # clear first: the code stage's shards live under OUT/_code
             from codeflow.lake import StageOutput
 
             StageOutput(out).clear()

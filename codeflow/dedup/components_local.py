@@ -13,7 +13,7 @@ import tempfile
 import duckdb
 
 from codeflow.dedup.components import cluster
-from codeflow.dedup.grouping import _is_local, _protocol
+from codeflow.dedup.grouping import _is_local, _protocol, sql_str
 from codeflow.lake import StageOutput
 
 
@@ -54,8 +54,8 @@ def cluster_local(out: StageOutput, bands_glob: str, docs_glob: str, decisions_d
         os.remove(db_file)  # a leftover from a killed run: the phase restarts from its inputs
     con = duckdb.connect(db_file)
     try:
-        con.execute(f"SET memory_limit='{memory_limit}'")
-        con.execute(f"SET temp_directory='{os.path.join(scratch, 'tmp')}'")
+        con.execute(f"SET memory_limit={sql_str(memory_limit)}")
+        con.execute(f"SET temp_directory={sql_str(os.path.join(scratch, 'tmp'))}")
         con.execute("SET preserve_insertion_order=false")
         if threads:
             con.execute(f"SET threads={int(threads)}")
@@ -63,13 +63,13 @@ def cluster_local(out: StageOutput, bands_glob: str, docs_glob: str, decisions_d
         if not local:
             con.register_filesystem(out.fs)
             prefix = f"{_protocol(out)}://"
-        con.execute(f"CREATE VIEW bands AS SELECT * FROM read_parquet('{prefix}{bands_glob}')")
-        con.execute(f"CREATE VIEW docs AS SELECT * FROM read_parquet('{prefix}{docs_glob}')")
+        con.execute(f"CREATE VIEW bands AS SELECT * FROM read_parquet({sql_str(prefix + bands_glob)})")
+        con.execute(f"CREATE VIEW docs AS SELECT * FROM read_parquet({sql_str(prefix + docs_glob)})")
         stats = cluster(DuckDialect(con), verify, need, k)
         out.fs.makedirs(decisions_dir, exist_ok=True)
         if stats["dropped"]:
             con.execute(f"""COPY (SELECT unit, rowno AS "row", id, keeper_id, group_size FROM decisions)
-                            TO '{prefix}{decisions_dir}'
+                            TO {sql_str(prefix + decisions_dir)}
                             (FORMAT parquet, PARTITION_BY (unit), OVERWRITE_OR_IGNORE true)""")
         return stats
     finally:
