@@ -91,7 +91,7 @@ class FilterJob:
 
 def read_decisions(out: StageOutput, index: int) -> pa.Table:
     folder = out.work_path("decisions", f"unit={index}")
-    if not out.fs.exists(out.work_path("decisions.done")):
+    if not (out.fs.exists(out.work_path("decisions.done")) or out.fs.exists(out.work_path("decisions"))):
         # Scratch gone (deleted by hand or by another writer): never read that as "no duplicates".
         raise LakeError(f"{out.url}: dedup scratch {out.work_path('decisions')} is missing; re-run to rebuild it")
     if not out.fs.exists(folder):  # this unit has no duplicates
