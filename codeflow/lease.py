@@ -217,3 +217,14 @@ def hold(url: str, break_stale: bool = False) -> Iterator[Lease]:
                 del _held[key]
         if depth == 1:
             lease.release()
+
+
+def refuse_process_local(url: str, engine: str, workers: int) -> None:
+    """An in-process store (``memory://``) exists only in this process: other worker processes or Spark
+    executors would each write their own, and the run would report nothing. Refuse before any work."""
+    fs, _ = to_fs(url)
+    protocols = fs.protocol if isinstance(fs.protocol, (tuple, list)) else (fs.protocol,)
+    if "memory" in protocols and (engine == "spark" or workers > 1):
+        how = "--engine spark" if engine == "spark" else f"--workers {workers}"
+        raise LeaseError(f"{url} is a process-local filesystem: it cannot be shared by {how}; "
+                         f"use --workers 1 with the local engine, or a real path")

@@ -38,6 +38,9 @@ def map_units(job, n_units: int, engine: str, workers: int, out: StageOutput, la
     """Run ``job(i)`` for every unit on the chosen engine, with a progress bar fed from the lake."""
     if engine not in ENGINES:
         raise ValueError(f"unknown engine {engine!r}; choose one of {', '.join(ENGINES)}")
+    from codeflow.lease import refuse_process_local
+
+    refuse_process_local(out.url, engine, workers)
     count_done = count_done or out.count_committed
 
     def work() -> None:

@@ -228,11 +228,12 @@ class LakeCodeSource(Source):
     def _candidates(self, table: pa.Table, unit: str) -> pa.Table | StageResult:
         names = table.column_names
         col = self.text_column or next((c for c in ("content", "code", "text") if c in names), None)
-        if col is None or col not in names:
-            rej = rejects_table([{"id": stable_id(unit, prefix="file:"), "stage": STAGE_NAME,
-                                  "reason": "unreadable_input", "detail": f"no text column in {names[:12]}",
-                                  "source": unit}])
-            return StageResult(CODE_FILE_SCHEMA.empty_table(), rej, Counter({"unreadable_input": 1}))
+        if col is None or col not in names:  # one reject per row, so the file's rows are all counted
+            want = self.text_column or "content/code/text"
+            rej = rejects_table([{"id": stable_id(unit, str(i), prefix="row:"), "stage": STAGE_NAME,
+                                  "reason": "missing_column", "detail": f"no {want!r} column in {names[:12]}",
+                                  "source": f"{unit}#{i}"} for i in range(table.num_rows)])
+            return StageResult(CODE_FILE_SCHEMA.empty_table(), rej, Counter({"files_in": table.num_rows}))
 
         def get(name: str) -> list:
             return table.column(name).to_pylist() if name in names else [None] * table.num_rows

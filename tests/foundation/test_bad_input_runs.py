@@ -191,3 +191,14 @@ def test_rejects_of_a_kept_shard_read_back(tmp_path: Path) -> None:
     _, got = check_output(tmp_path / "o")
     rej = got.read_rejects().to_pylist()
     assert [(r["id"], r["reason"], r["source"].endswith("x.parquet#1")) for r in rej] == [("b", "decode_error", True)]
+
+
+def test_python_api_refuses_memory_with_several_workers(tmp_path: Path) -> None:
+    from codeflow.ingest import IngestConfig, IngestStage
+    from codeflow.runner import run_map_stage
+    from codeflow.sources import TableSource
+
+    (tmp_path / "x.jsonl").write_text('{"id": "a", "text": "hello"}\n')
+    with pytest.raises(LeaseError, match="process-local"):
+        run_map_stage(IngestStage(IngestConfig()), TableSource(), [str(tmp_path / "x.jsonl")], "memory://bi/api",
+                      workers=2)
