@@ -26,6 +26,7 @@ from collections.abc import Iterator, Sequence
 from contextvars import ContextVar
 from dataclasses import dataclass, field
 
+import orjson
 import pyarrow as pa
 import pyarrow.json as pajson
 import pyarrow.parquet as pq
@@ -158,16 +159,33 @@ def _one_line(e: BaseException) -> str:
 
 def read_jsonl_bytes(data: bytes, url: str, stage: str) -> ReadResult:
     """JSONL: pyarrow's reader when the whole file is clean, else line by line (one reject per bad line)."""
-    if data.strip() and len(data) < _MAX_BLOCK:
+    table = _arrow_jsonl(data)
+    if table is not None:
+        return ReadResult(table)
+    parsed = _parse_lines(data.splitlines(), url, stage)
+    if parsed.rows and parsed.rejects:  # only some lines were bad: let pyarrow type the good ones
+        table = _arrow_jsonl(b"\n".join(parsed.raw), threaded=False)
+        if table is not None and table.num_rows == len(parsed.rows):
+            return ReadResult(table, parsed.rejects)
+    return _rows_to_result(parsed, url, stage)
+
+
+def _arrow_jsonl(data: bytes, threaded: bool = True) -> pa.Table | None:
+    """pyarrow's JSON reader, or None when it cannot take the file as it is (a bad line, a type that changes,
+    invalid UTF-8, which it does not check itself)."""
+    if not data.strip() or len(data) >= _MAX_BLOCK:
+        return None
+    attempts = [pajson.ReadOptions(use_threads=True)] if threaded else []  # pyarrow defaults: 1 MB blocks
+    # One block for the whole file: type inference sees every line, and long lines never straddle blocks.
+    attempts.append(pajson.ReadOptions(block_size=max(len(data) + 1, 1 << 20), use_threads=False))
+    for opts in attempts:
         try:
-            # One block for the whole file: type inference sees every line, and long lines never straddle.
-            opts = pajson.ReadOptions(block_size=max(len(data) + 1, 1 << 20), use_threads=False)
             table = pajson.read_json(io.BytesIO(data), read_options=opts)
-            table.validate(full=True)  # invalid UTF-8 in any string: fall through to the line reader
-            return ReadResult(table)
+            table.validate(full=True)
+            return table
         except (pa.ArrowInvalid, pa.ArrowNotImplementedError, pa.ArrowTypeError):
-            pass
-    return _rows_to_result(_parse_lines(data.splitlines(), url, stage), url, stage)
+            continue
+    return None
 
 
 def _read_jsonl_stream(fs, path: str, url: str, stage: str, first_error: BaseException) -> ReadResult:
@@ -194,6 +212,7 @@ def _read_jsonl_stream(fs, path: str, url: str, stage: str, first_error: BaseExc
 class _Parsed:
     rows: list[dict] = field(default_factory=list)
     line_nos: list[int] = field(default_factory=list)
+    raw: list[bytes] = field(default_factory=list)  # the good lines as read
     rejects: list[dict] = field(default_factory=list)
 
 
@@ -209,6 +228,15 @@ def _parse_lines(lines: list[bytes], url: str, stage: str) -> _Parsed:
             raw = raw[3:]  # a UTF-8 BOM is not part of the first record
         if not raw.strip():
             continue
+        try:  # the fast parser takes every good line; a bad one is parsed again below for a precise reason
+            obj = orjson.loads(raw)
+            if isinstance(obj, dict):
+                out.rows.append(obj)
+                out.line_nos.append(i)
+                out.raw.append(raw)
+                continue
+        except orjson.JSONDecodeError:
+            pass
         try:
             text = raw.decode("utf-8")
         except UnicodeDecodeError as e:
@@ -226,12 +254,13 @@ def _parse_lines(lines: list[bytes], url: str, stage: str) -> _Parsed:
             out.rejects.append(_line_reject(url, stage, i, "bad_json_line",
                                             f"a JSON {type(obj).__name__}, not an object"))
             continue
-        bad = _lone_surrogate(obj)
+        bad = _lone_surrogate(obj) if b"\\u" in raw else None  # only an escape can make a lone surrogate
         if bad is not None:
             out.rejects.append(_line_reject(url, stage, i, "decode_error", f"lone surrogate in field {bad!r}"))
             continue
         out.rows.append(obj)
         out.line_nos.append(i)
+        out.raw.append(raw)
     return out
 
 
