@@ -68,7 +68,10 @@ class Lease:
             if current is None or current.get("token") != self.token:
                 return  # broken by someone else: stop writing; their run owns the output now
             self.body["heartbeat"] = time.time()
-            atomic_write_json(self.fs, self.path, self.body)
+            try:
+                atomic_write_json(self.fs, self.path, self.body)
+            except OSError as e:  # transient I/O: the next beat tries again; 12 misses make the lease stale
+                log.warning("lease heartbeat of %s failed: %s", self.url, e)
 
     def release(self) -> None:
         self._stop.set()
@@ -157,8 +160,7 @@ def acquire(url: str, break_stale: bool = False) -> Lease:
             "created": now, "heartbeat": now, "token": token}
     for _attempt in range(3):
         try:
-            with fs.open(path, "xb") as f:
-                f.write((json.dumps(body, indent=2, sort_keys=True) + "\n").encode())
+            _create_exclusive(fs, path, (json.dumps(body, indent=2, sort_keys=True) + "\n").encode())
             lease = Lease(url, token, body)
             lease.start_heartbeat()
             return lease
@@ -182,6 +184,28 @@ def acquire(url: str, break_stale: bool = False) -> Lease:
         except PermissionError as e:
             raise LeaseError(f"--out {url} is not writable: {e.strerror or e}") from None
     raise LeaseError(f"could not take the lease of {url}: another writer keeps taking it")
+
+
+def _create_exclusive(fs, path: str, data: bytes) -> None:
+    """Create ``path`` only if it does not exist (``FileExistsError`` otherwise).
+
+    ``mode="xb"`` is exclusive create on local files and a conditional PUT on object stores that support it.
+    A driver without it gets write-then-read-back: two writers racing within the same instant could both
+    believe they won, which is why the read-back compares the bytes.
+    """
+    try:
+        with fs.open(path, "xb") as f:
+            f.write(data)
+        return
+    except (ValueError, NotImplementedError, TypeError):
+        pass  # this filesystem has no exclusive create
+    if fs.exists(path):
+        raise FileExistsError(path)
+    with fs.open(path, "wb") as f:
+        f.write(data)
+    with fs.open(path, "rb") as f:
+        if f.read() != data:
+            raise FileExistsError(path)
 
 
 def _user() -> str:

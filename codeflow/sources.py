@@ -163,11 +163,27 @@ def read_jsonl_bytes(data: bytes, url: str, stage: str) -> ReadResult:
     if table is not None:
         return ReadResult(table)
     parsed = _parse_lines(data.splitlines(), url, stage)
+    if not parsed.rows and url.endswith(".json"):  # a .json file may be one JSON array of objects
+        whole = _json_array(data)
+        if whole is not None:
+            return _rows_to_result(_Parsed(rows=whole, line_nos=list(range(1, len(whole) + 1))), url, stage)
     if parsed.rows and parsed.rejects:  # only some lines were bad: let pyarrow type the good ones
         table = _arrow_jsonl(b"\n".join(parsed.raw), threaded=False)
         if table is not None and table.num_rows == len(parsed.rows):
             return ReadResult(table, parsed.rejects)
     return _rows_to_result(parsed, url, stage)
+
+
+def _json_array(data: bytes) -> list[dict] | None:
+    try:
+        value = orjson.loads(data.removeprefix(b"\xef\xbb\xbf"))
+    except orjson.JSONDecodeError:
+        return None
+    if isinstance(value, dict):
+        value = [value]
+    if isinstance(value, list) and all(isinstance(v, dict) for v in value) and _lone_surrogate(value) is None:
+        return value
+    return None
 
 
 def _arrow_jsonl(data: bytes, threaded: bool = True) -> pa.Table | None:

@@ -155,7 +155,13 @@ def empty_file(d: Path) -> Case:
     return Case(_ids(rows), Counter(), 3)
 
 
+def json_array_file(d: Path) -> Case:
+    rows = good_rows("arr")
+    (d / "arr.json").write_text(json.dumps(rows, indent=2))  # a .json file that is one array, not JSONL
+    return Case(_ids(rows), Counter(), 3)
+
+
 DATA_CASES: dict[str, Callable[[Path], Case]] = {f.__name__: f for f in (
     invalid_utf8_jsonl, invalid_utf8_parquet, invalid_utf8_other_column, bad_json_line, type_drift, long_line,
     long_line_with_bad_line, lone_surrogate, bom_jsonl, null_text, text_int, text_list, text_struct,
-    missing_text_column, unreadable_among_good, fifo_among_good, truncated_gzip, empty_file)}
+    missing_text_column, unreadable_among_good, fifo_among_good, truncated_gzip, empty_file, json_array_file)}
