@@ -143,10 +143,10 @@ def check_output_path(url: str) -> None:
         fs.makedirs(root, exist_ok=True)
     except PermissionError as e:
         raise LeaseError(f"--out {url} is not writable: {e.strerror or e}") from None
-    except FileExistsError:
+    except (FileExistsError, NotADirectoryError):
         raise LeaseError(f"--out {url}: a parent of it is a file") from None
-    except NotADirectoryError:
-        raise LeaseError(f"--out {url}: a parent of it is a file") from None
+    except OSError as e:  # read-only filesystem, /proc, ...: the user picks another place
+        raise LeaseError(f"--out {url} cannot be created: {e.strerror or e}") from None
 
 
 def acquire(url: str, break_stale: bool = False) -> Lease:

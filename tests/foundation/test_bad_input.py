@@ -204,6 +204,8 @@ def test_user_errors_are_one_line_exit_2(tmp_path: Path) -> None:
     (tmp_path / "afile").write_text("x")
     assert "existing file" in _user_error("ingest", "--input", inp, "--out", str(tmp_path / "afile"))
     assert "is a file" in _user_error("ingest", "--input", inp, "--out", str(tmp_path / "afile" / "sub"))
+    if Path("/proc/self").exists():  # a place nobody can create folders in, even root
+        assert "cannot be created" in _user_error("ingest", "--input", inp, "--out", "/proc/codeflow-nope/o")
     assert "not a size" in _user_error("dedup", "--input", inp, "--out", str(tmp_path / "o"), "--memory-limit", "lots")
     assert "positive integer" in _user_error("dedup", "--semantic", "--encoder", "hashing:0", "--input", inp,
                                              "--out", str(tmp_path / "o"))
