@@ -370,10 +370,11 @@ def _check_utf8(table: pa.Table, url: str, stage: str) -> ReadResult:
     if not bad:  # invalid for another reason than text: not ours to repair
         raise UnreadableInput("unreadable_input", "Parquet data failed validation")
     ids = table.column("id").combine_chunks() if "id" in table.column_names else None
+    unusable_ids = _bad_id_rows(ids) if ids is not None else set()
     rejects = []
     for row in sorted(bad):
         given = None
-        if ids is not None and row not in bad_id_rows(ids):
+        if ids is not None and row not in unusable_ids:
             given = ids[row].as_py()
         rejects.append({"id": str(given) if given is not None else stable_id(url, str(row), prefix="row:"),
                         "stage": stage, "reason": "decode_error", "detail": bad[row][:500],
@@ -382,7 +383,8 @@ def _check_utf8(table: pa.Table, url: str, stage: str) -> ReadResult:
     return ReadResult(table.take(pa.array(keep, pa.int64())), rejects)
 
 
-def bad_id_rows(ids: pa.Array) -> set[int]:
+def _bad_id_rows(ids: pa.Array) -> set[int]:
+    """Rows whose id is itself invalid UTF-8 (the reject then gets a made-up id)."""
     return {row for row, _ in _invalid_rows(ids)} if _is_stringish(ids.type) else set()
 
 
