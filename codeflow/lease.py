@@ -252,3 +252,22 @@ def refuse_process_local(url: str, engine: str, workers: int) -> None:
         how = "--engine spark" if engine == "spark" else f"--workers {workers}"
         raise LeaseError(f"{url} is a process-local filesystem: it cannot be shared by {how}; "
                          f"use --workers 1 with the local engine, or a real path")
+
+
+def leased(param: str = "out_url"):
+    """Decorator: run the function holding the lease of its ``param`` argument (an output URL), so Python
+    callers of a multi-phase run get the same one-writer rule as the CLI."""
+    import functools
+    import inspect
+
+    def wrap(fn):
+        sig = inspect.signature(fn)
+
+        @functools.wraps(fn)
+        def run(*args, **kwargs):
+            with hold(sig.bind(*args, **kwargs).arguments[param]):
+                return fn(*args, **kwargs)
+
+        return run
+
+    return wrap

@@ -24,6 +24,7 @@ from codeflow.dedup.exact import (
     validate,
 )
 from codeflow.lake import LakeError, StageOutput, atomic_write_bytes, atomic_write_parquet
+from codeflow.lease import leased
 from codeflow.records import REJECT_SCHEMA
 from codeflow.runner import RunSummary, finish, map_units
 from codeflow.sources import TableSource
@@ -111,6 +112,7 @@ def common_root(units: list[str]) -> str:
     return posixpath.commonpath(dirs) if all(d.startswith("/") for d in dirs) else posixpath.commonprefix(dirs)
 
 
+@leased()
 def run_exact_dedup(units: list[str], out_url: str, cfg: ExactDedupConfig | None = None, engine: str = "local",
                     workers: int = 1, overwrite: bool = False) -> RunSummary:
     cfg = cfg or ExactDedupConfig()

@@ -33,6 +33,7 @@ from codeflow.dedup.minhash import MinHashConfig, resolve_tokenizer, sign_texts
 from codeflow.dedup.semantic import STAGE as SEMANTIC_STAGE
 from codeflow.dedup.semantic import SemanticConfig, semantic_sign
 from codeflow.lake import StageOutput, atomic_write_bytes
+from codeflow.lease import leased
 from codeflow.runner import RunSummary, finish, map_units
 from codeflow.stage import config_dict, config_hash
 from codeflow.ui import now
@@ -173,6 +174,7 @@ def _signatures_and_clusters(cfg: NearConfig, out: StageOutput, units: list[str]
     return cluster_stats
 
 
+@leased()
 def run_near_dedup(units: list[str], out_url: str, cfg: NearConfig | None = None, engine: str = "local",
                    workers: int = 1, overwrite: bool = False) -> RunSummary:
     """MinHash (``MinHashConfig``) or semantic (``SemanticConfig``) dedup of ``units`` into ``out_url``."""

@@ -202,3 +202,18 @@ def test_python_api_refuses_memory_with_several_workers(tmp_path: Path) -> None:
     with pytest.raises(LeaseError, match="process-local"):
         run_map_stage(IngestStage(IngestConfig()), TableSource(), [str(tmp_path / "x.jsonl")], "memory://bi/api",
                       workers=2)
+
+
+def test_python_api_dedup_respects_the_lease(tmp_path: Path) -> None:
+    from codeflow.dedup.exact_run import run_exact_dedup
+
+    write_corpus(tmp_path / "in", n_files=1, per_file=5)
+    holder = subprocess.Popen(["sleep", "60"])
+    try:
+        _write_lease(tmp_path / "o", host=socket.gethostname(), pid=holder.pid, owner="bob@here")
+        with pytest.raises(LeaseError, match="bob@here"):
+            run_exact_dedup([str(tmp_path / "in" / "shard-00.parquet")], str(tmp_path / "o"))
+        assert not (tmp_path / "o" / "_work").exists()  # refused before any work
+    finally:
+        holder.kill()
+        holder.wait()
