@@ -34,6 +34,12 @@ def clean_cc(warcs: tuple[str, ...], out: str, languages: str, min_language_scor
 
     units = expand_inputs(list(warcs), suffixes=WARC_SUFFIXES)
     langs = tuple(x.strip() for x in languages.split(",") if x.strip())
+    from codeflow.web.lid import known_languages
+
+    unknown = sorted(set(langs) - known_languages())
+    if unknown:
+        raise click.BadParameter(f"unknown language code(s) {', '.join(unknown)}; use ISO 639 codes the "
+                                 f"language-ID model knows (e.g. en, de, zh)", param_hint="--languages")
     cfg = CleanCCConfig(languages=langs, min_language_score=min_language_score, max_page_bytes=max_page_bytes,
                         min_text_chars=min_text_chars, fence_code_in_text=not no_fences)
     summaries = run_clean_cc(units, out, cfg, engine=engine, workers=workers, overwrite=overwrite)

@@ -90,6 +90,10 @@ class TripletStage(Stage):
             return self._repo_reject(name, location, "too_short_history",
                                      f"{n} first-parent commits < min_history={cfg.min_history}", stats)
         starts = history.sample_starts(n, cfg.window, cfg.per_repo, cfg.seed, name)
+        if not starts:  # a window too narrow for this history: the repository's reject, not an IndexError
+            return self._repo_reject(name, location, "no_start_in_window",
+                                     f"no first-parent commit of {n} lies in window {cfg.window} with a later "
+                                     f"commit after it", stats)
         scanner = Scanner(repo, ids, cfg)
         try:
             return self._mine_repo(repo, name, location, ids, starts, scanner, stats)

@@ -68,6 +68,11 @@ class Engine(ABC):
     def __init__(self, workers: int = 1) -> None:
         self.workers = max(1, int(workers))
 
+    @property
+    def in_process(self) -> bool:
+        """Units run in this very process, so a process-local filesystem (``memory://``) is shared with them."""
+        return False
+
     @abstractmethod
     def map_units(self, job: Callable[[int], Any], n: int, *, logs: str | None = None) -> None:
         """Call ``job(i)`` for ``i`` in ``range(n)``; ``logs``: a folder for the engine's own task logs."""
