@@ -96,15 +96,26 @@ def _key(url: str) -> str:
     return f"{protocol}://{posixpath.normpath(root)}"
 
 
-def read_lease(url: str) -> dict | None:
-    """The lease body of an output, or None when nobody holds it."""
+def read_lease(url: str, wait_s: float = 2.0) -> dict | None:
+    """The lease body of an output, or None when nobody holds it.
+
+    An exclusive create makes the file before its body is written: an empty file is a lease being taken right
+    now, so it is read again (up to ``wait_s``) rather than taken for a holder nobody can name.
+    """
     fs, root = to_fs(url)
     path = posixpath.join(root, LEASE_NAME)
+    deadline = time.monotonic() + wait_s
+    while True:
+        try:
+            with fs.open(path, "rb") as f:
+                data = f.read()
+        except FileNotFoundError:
+            return None
+        if data or time.monotonic() >= deadline:
+            break
+        time.sleep(0.05)
     try:
-        with fs.open(path, "rb") as f:
-            return json.loads(f.read() or b"{}")
-    except FileNotFoundError:
-        return None
+        return json.loads(data or b"{}")
     except (json.JSONDecodeError, UnicodeDecodeError):
         return {"owner": "?", "host": "?", "pid": None, "heartbeat": 0, "note": "unreadable lease file"}
 

@@ -5,18 +5,19 @@ and a process-local filesystem (``memory://``) is not used with several processe
 from __future__ import annotations
 
 import functools
-import importlib.util
 from collections.abc import Callable, Iterable
 
 import click
 
-from codeflow.pipelines import SPARK_EXTRA
-
 
 def engine_available(ctx: click.Context, param: click.Parameter, engine: str) -> str:
     """``--engine spark`` without pyspark installed is a user error (exit 2), not a traceback mid-run."""
-    if engine == "spark" and importlib.util.find_spec("pyspark") is None:
-        raise click.BadParameter(SPARK_EXTRA, ctx, param)
+    from codeflow.engines import EngineError, check_available
+
+    try:
+        check_available(engine)
+    except EngineError as e:
+        raise click.BadParameter(str(e), ctx, param) from None
     return engine
 
 
