@@ -25,8 +25,9 @@ from codeflow.stage import config_hash
 from codeflow.ui import now
 from codeflow.web.config import CleanCCConfig
 from codeflow.web.pipeline import STAGE, process_warc
+from codeflow.web.warc import ARCHIVE_SUFFIXES
 
-WARC_SUFFIXES = (".warc", ".warc.gz", ".wet", ".wet.gz")
+WARC_SUFFIXES = ARCHIVE_SUFFIXES  # what clean-cc reads (WARC, WET, ARC); defined with the reader
 
 
 def outputs(out_url: str) -> tuple[StageOutput, StageOutput]:
