@@ -17,7 +17,7 @@ import pygit2
 from codeflow.commits import history
 from codeflow.commits.assemble import AssemblyError, build
 from codeflow.commits.config import TripletConfig
-from codeflow.commits.scan import Scanner, restore_libgit2_defaults
+from codeflow.commits.scan import Scanner, restore_libgit2_defaults, unreadable_reason
 from codeflow.commits.search import search, size_band
 from codeflow.records import TRIPLET_SCHEMA, rejects_table, stable_id
 from codeflow.repos import RepoEntry, RepoError, head_commit, open_repo
@@ -46,7 +46,7 @@ def _reject(name: str, location: str, key: str, reason: str, detail: str) -> dic
 def _repo_error(e: Exception) -> tuple[str, str]:
     if isinstance(e, RepoError):
         return e.reason, e.detail
-    return "corrupt_objects", f"{type(e).__name__}: {str(e).splitlines()[0] if str(e) else ''}"
+    return unreadable_reason(e), f"{type(e).__name__}: {str(e).splitlines()[0] if str(e) else ''}"
 
 
 class TripletStage(Stage):
@@ -113,6 +113,7 @@ class TripletStage(Stage):
                 rejects.append(_reject(name, location, key, reason, detail))
         for k, v in scanner.filter_counts.items():
             stats[f"filter_{k}"] += v
+        stats.update(scanner.unreadable_counts)  # commits skipped: their diff needs a missing / corrupt object
         stats.update(rows_in=len(starts), commits_scanned=scanner.scanned, merges_diffed=scanner.measured_merges,
                      triplets=len(rows))
         if not rows:
