@@ -22,7 +22,7 @@ import pyarrow as pa
 from codeflow.records import CODE_BLOCK_SCHEMA, DOCUMENT_SCHEMA, REJECT_SCHEMA, stable_id
 from codeflow.timeouts import StepTimeout, time_limit
 from codeflow.web import html as H
-from codeflow.web import lid, quality, rules
+from codeflow.web import isolate, lid, quality, rules
 from codeflow.web.config import CleanCCConfig
 from codeflow.web.decode import DecodeFailure, decode_payload
 from codeflow.web.warc import ReadProblem, Skipped, WarcRecord, iter_warc
@@ -31,7 +31,7 @@ STAGE = "clean_cc"
 # Funnel order of document reject reasons (the report draws the funnel in this order).
 REASONS = ("not_an_archive", "empty_file", "warc_read_error", "truncated_record", "empty_record",
            "http_status", "not_html", "too_large", "decode_error",
-           "parse_error", "extraction_timeout",
+           "parse_error", "extraction_timeout", "extraction_crash",
            "empty_extraction", "language", "gopher_repetition", "gopher_quality", "c4_quality",
            "fineweb_quality")
 CODE_REASONS = ("code_too_short", "code_too_long", "code_duplicate_in_page")
@@ -130,6 +130,26 @@ def clean_record(rec: WarcRecord, cfg: CleanCCConfig, warc_file: str, out: UnitR
                      "metadata": json.dumps(meta, sort_keys=True, ensure_ascii=False)})
 
 
+EXTRACT_TARGET = "codeflow.web.html:extract_page"
+
+
+def _extract(decoded: str, cfg: CleanCCConfig) -> tuple[list[H.CodeBlock], str]:
+    """Parse + code blocks + main text under the per-page limit (see ``CleanCCConfig.extraction_isolation``)."""
+    try:
+        if cfg.extraction_timeout_s and cfg.extraction_isolation == "process":
+            got = isolate.worker(EXTRACT_TARGET).call((decoded, cfg.favor_precision), cfg.extraction_timeout_s)
+        else:
+            with time_limit(cfg.extraction_timeout_s):
+                got = H.extract_page(decoded, cfg.favor_precision)
+    except StepTimeout as e:
+        raise _Reject("extraction_timeout", str(e)) from None
+    except isolate.WorkerDied as e:
+        raise _Reject("extraction_crash", str(e)) from None
+    if isinstance(got, str):
+        raise _Reject("parse_error", got)
+    return got
+
+
 def _funnel(rec: WarcRecord, cfg: CleanCCConfig, did: str, warc_file: str, meta: dict,
             out: UnitResult) -> tuple[str, str, str, float]:
     if rec.damage is not None:
@@ -155,15 +175,7 @@ def _funnel(rec: WarcRecord, cfg: CleanCCConfig, did: str, warc_file: str, meta:
     if plain:
         extracted = decoded
     else:
-        try:
-            with time_limit(cfg.extraction_timeout_s):
-                tree = H.parse(decoded)
-                blocks = H.extract_code_blocks(tree)
-                extracted = H.extract_main_text(tree, cfg.favor_precision)
-        except H.HtmlError as e:
-            raise _Reject("parse_error", str(e)) from None
-        except StepTimeout as e:
-            raise _Reject("extraction_timeout", str(e)) from None
+        blocks, extracted = _extract(decoded, cfg)
         kept_blocks = _code_blocks(blocks, rec, did, warc_file, cfg, out)
         meta["n_code_blocks"] = len(kept_blocks)
     cleaned = rules.clean(extracted, out.stats)
