@@ -156,7 +156,7 @@ def _to_record(rec, offset: int, max_bytes: int) -> WarcRecord:
 
 
 def _scan(fh, start: int, pattern: re.Pattern | bytes) -> int | None:
-    """Offset of the next gzip member (bytes) or record header line (regex at a line start) at/after ``start``."""
+    """Offset of the next gzip member (bytes) or record header line (regex) at or after ``start``."""
     pos = start
     tail = b""
     keep = 256  # longer than any header line the patterns match
@@ -175,10 +175,10 @@ def _scan(fh, start: int, pattern: re.Pattern | bytes) -> int | None:
             if hit != -1:
                 return base + hit
         else:
-            for m in pattern.finditer(buf):
-                at = m.start()
-                if (at == 0 and base == 0) or (at > 0 and buf[at - 1:at] == b"\n"):
-                    return base + at
+            # Not only at line starts: a record cut mid-line is followed by the next header on the same line.
+            m = pattern.search(buf)
+            if m:
+                return base + m.start()
         tail = buf[-keep:]
         pos += len(chunk)
 

@@ -13,7 +13,7 @@ from codeflow.lake import StageOutput
 from codeflow.web.config import CleanCCConfig
 from codeflow.web.pipeline import _one, process_warc
 from codeflow.web.warc import ReadProblem, Skipped, WarcRecord, iter_warc
-from tests.web.warcs import arc_file, damaged_archives, record_bytes, small_pages, wet_record, write_warc
+from tests.web.warcs import arc_file, damaged_archives, damaged_arcs, record_bytes, small_pages, wet_record, write_warc
 
 # Keep every page that gets through extraction: these tests are about reading, not about quality.
 LENIENT = CleanCCConfig(filters=(), languages=(), min_text_chars=1)
@@ -89,6 +89,16 @@ def test_arc_files_are_read_like_warc_responses(tmp_path, pages, gz) -> None:
     warc = process_warc(write_warc(tmp_path / "same.warc.gz", [record_bytes(p.url, p.payload) for p in pages]),
                         LENIENT)
     assert sorted(d["text"] for d in first.docs) == sorted(d["text"] for d in warc.docs)
+
+
+@pytest.mark.parametrize("name", sorted(damaged_arcs(small_pages(3))))
+def test_damaged_arc(tmp_path, name) -> None:
+    pages = small_pages(3)
+    data, keep, reasons = damaged_arcs(pages)[name]
+    result = process_warc(write_warc(tmp_path / name, [data]), LENIENT)
+    assert sorted(d["url"] for d in result.docs) == sorted(pages[i].url for i in keep)
+    assert sorted(r["reason"] for r in result.doc_rejects) == reasons
+    check_accounting(result)
 
 
 def test_cli_over_a_folder_of_good_damaged_arc_wet_and_foreign_files(cli, tmp_path, pages, matrix) -> None:

@@ -106,6 +106,7 @@ def damaged_archives(pages: list[WarcRecord]) -> dict[str, tuple[bytes, list[int
         "member-cut-mid-record.warc.gz": (g[0] + g[1][: len(g[1]) // 2] + g[2] + g[3], [0, 2, 3],
                                           ["warc_read_error"]),  # cut inside the first block warcio reads
         "non-chunked-cut-short.warc.gz": (gz(whole)[:-200], [0, 1, 2], ["truncated_record"]),
+        "record-cut-mid-line.warc": (p[0] + p[1][:3000] + p[2] + p[3], [0, 2, 3], ["truncated_record"]),
         "content-length-too-large.warc": (p[0] + _with_length(p[1], +7) + p[2] + p[3], [0, 2, 3],
                                           ["truncated_record"]),
         "content-length-too-small.warc": (p[0] + _with_length(p[1], -500) + p[2] + p[3], [0, 2, 3],
@@ -137,3 +138,17 @@ def _with_length(record: bytes, delta: int) -> bytes:
 
     m = re.search(rb"Content-Length: (\d+)", record)
     return record[:m.start(1)] + str(int(m.group(1)) + delta).encode() + record[m.end(1):]
+
+
+def damaged_arcs(pages: list[WarcRecord]) -> dict[str, tuple[bytes, list[int], list[str]]]:
+    """ARC files with damage, as ``damaged_archives``. ARC has no digests: a record followed by junk cannot be
+    told from one with a wrong length, so it is rejected (one reject) and the reader resyncs after it."""
+    assert len(pages) == 3
+    head = arc_file([], gz=False)
+    r = [arc_record(x.url, x.payload) for x in pages]
+    return {
+        "junk-after-record.arc": (head + r[0] + b"junk junk\n" * 3 + r[1] + r[2], [1, 2], ["truncated_record"]),
+        "record-cut-mid-line.arc": (head + r[0] + r[1][:3000] + r[2], [0, 2], ["truncated_record"]),
+        "member-cut.arc.gz": (gz(head) + gz(r[0]) + gz(r[1])[:2000] + gz(r[2]), [0, 2], ["truncated_record"]),
+        "one-stream.arc.gz": (gz(head + b"".join(r)), [0, 1, 2], []),
+    }
