@@ -217,8 +217,10 @@ def _unsyncable(e: BaseException, stream_at: int | None) -> bool:
 
 
 def _member_end(fh, start: int) -> int | None:
-    """Where the gzip member at ``start`` ends (None: it does not decompress to its end)."""
+    """Where the gzip member at ``start`` ends (None: it does not decompress to its end). Leaves the file
+    position where it was (warcio reads on from there)."""
     d = zlib.decompressobj(16 + zlib.MAX_WBITS)
+    here = fh.tell()
     fh.seek(start)
     pos = start
     try:
@@ -232,6 +234,8 @@ def _member_end(fh, start: int) -> int | None:
                 d.decompress(d.unconsumed_tail, SCAN_CHUNK)
     except zlib.error:
         return None
+    finally:
+        fh.seek(here)
     return pos - len(d.unused_data)
 
 
@@ -312,11 +316,12 @@ class _Reader:
                         nxt = _at(fh, it.offset, 3) if it.offset > rec_start else b"?"
                         if nxt not in (GZIP_MAGIC, b""):
                             end = _member_end(fh, member_start)
-                            fh.seek(it.offset if end == it.offset else member_start)
                             if end is not None and end != it.offset:
                                 return member_start, in_member  # records and members do not line up: a stream
                             if end is not None and not short:
                                 garbage_after = True  # a whole member, then bytes that are no gzip member
+                            # end is None: the member does not decompress to its end. Reading on tells a whole-file
+                            # gzip cut short (warcio's non-chunked error: a stream) from a corrupt member (resync).
                         elif short and _member_end(fh, member_start) is not None and nxt == GZIP_MAGIC:
                             return member_start, in_member  # the record goes on in the next member: a stream
                     if isinstance(item, ReadProblem):
