@@ -77,8 +77,10 @@ class IsolatedWorker:
         self.restarts = 0
 
     def _start(self) -> subprocess.Popen:
+        # The child sees the parent's import path (a Spark executor may have codeflow only via --py-files).
+        env = {**os.environ, "PYTHONPATH": os.pathsep.join(p for p in sys.path if p)}
         proc = subprocess.Popen([sys.executable, "-m", "codeflow.web.isolate", self.target],
-                                stdin=subprocess.PIPE, stdout=subprocess.PIPE)
+                                stdin=subprocess.PIPE, stdout=subprocess.PIPE, env=env)
         try:
             ready = _read_frame(proc.stdout.fileno(), None)  # imports happen before any call is timed
         except WorkerDied:
