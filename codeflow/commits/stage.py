@@ -17,7 +17,7 @@ import pygit2
 from codeflow.commits import history
 from codeflow.commits.assemble import AssemblyError, build
 from codeflow.commits.config import TripletConfig
-from codeflow.commits.scan import Scanner, restore_libgit2_defaults
+from codeflow.commits.scan import Scanner, restore_libgit2_defaults, unreadable_reason
 from codeflow.commits.search import search, size_band
 from codeflow.records import TRIPLET_SCHEMA, stable_id
 from codeflow.repos import RepoEntry, RepoError, entry_commit, open_repo
@@ -51,7 +51,7 @@ CORRUPT_ERRORS: tuple[type[Exception], ...] = (RepoError, pygit2.GitError, KeyEr
 def _repo_error(e: Exception) -> tuple[str, str]:
     if isinstance(e, RepoError):
         return e.reason, e.detail
-    return "corrupt_objects", f"{type(e).__name__}: {str(e).splitlines()[0] if str(e) else ''}"
+    return unreadable_reason(e), f"{type(e).__name__}: {str(e).splitlines()[0] if str(e) else ''}"
 
 
 class TripletStage(Stage):
@@ -126,6 +126,7 @@ class TripletStage(Stage):
                 rejects.append((rid, reason, detail[:500], source))
         for k, v in scanner.filter_counts.items():
             stats[f"filter_{k}"] += v
+        stats.update(scanner.unreadable_counts)  # commits skipped: their diff needs a missing / corrupt object
         stats.update(rows_in=len(starts), commits_scanned=scanner.scanned, merges_diffed=scanner.measured_merges,
                      triplets=len(rows))
         if not rows:
