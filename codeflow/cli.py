@@ -43,6 +43,14 @@ class LazyGroup(click.Group):
         module, attr = target.split(":")
         return getattr(importlib.import_module(module), attr)
 
+    def resolve_command(self, ctx: click.Context, args: list[str]):
+        name, command, rest = super().resolve_command(ctx, args)
+        if command is not None:
+            from codeflow.commands.common import spread_multiple_values
+
+            rest = spread_multiple_values(command, rest)
+        return name, command, rest
+
 
 @click.group(cls=LazyGroup, context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(__version__, prog_name="codeflow")
@@ -71,9 +79,9 @@ def main(argv: list[str] | None = None) -> int:
     except click.ClickException as e:
         click.echo(f"error: {e.format_message()}", err=True)
         return 2
-    except CodeflowError as e:
-        click.echo(f"error: {e}", err=True)
-        return 1
+    except CodeflowError as e:  # a usage or environment problem (2), or units that failed on I/O (1)
+        click.echo(f"error: {str(e).splitlines()[0] if str(e) else type(e).__name__}", err=True)
+        return e.exit_code
     except PermissionError as e:  # a lake or input the credentials may not touch (local or object store)
         where = f" {e.filename}" if e.filename else ""
         click.echo(f"error: permission denied{where}: {e.strerror or e} (check the credentials / access rights "

@@ -40,6 +40,8 @@ PARQUET_OPTIONS: dict[str, Any] = dict(compression="zstd", compression_level=3, 
 
 # Written into every folder a run creates (absent or empty before): what makes it safe to delete later.
 OUTPUT_MARKER = "_codeflow.json"
+# The one-writer lease of an output (codeflow.lease); it never counts as content of the folder.
+LEASE_NAME = "_lease.json"
 
 
 class LakeError(CodeflowError):
@@ -51,22 +53,33 @@ def is_codeflow_output(fs: fsspec.AbstractFileSystem, path: str) -> bool:
     return any(fs.exists(posixpath.join(path, name)) for name in (OUTPUT_MARKER, "_committed", "_manifest.json"))
 
 
+def _entries(fs: fsspec.AbstractFileSystem, path: str) -> list[str]:
+    """What a folder holds besides the writer's lease file (which the run itself created a moment ago)."""
+    return [p for p in fs.ls(path, detail=False) if posixpath.basename(p.rstrip("/")) != LEASE_NAME]
+
+
 def safe_remove(url: str) -> None:
     """Delete ``url`` recursively only if it is absent, empty, or a codeflow output; refuse anything else.
 
     ``--overwrite`` and ``demo --fresh`` take a user-typed path: ``--out .`` must not delete the working
-    directory, nor ``--out ~/data`` a folder of someone's files.
+    directory, nor ``--out ~/data`` a folder of someone's files. A lease file (``codeflow.lease``: the running
+    writer's own) is left in place, so the output stays held while it is cleared.
     """
     fs, path = to_fs(url)
     if not fs.exists(path):
         return
     if not fs.isdir(path):
         raise LakeError(f"refusing to delete {url}: it is a file, not a codeflow output folder")
-    if fs.ls(path, detail=False) and not is_codeflow_output(fs, path):
+    entries = _entries(fs, path)
+    if entries and not is_codeflow_output(fs, path):
         raise LakeError(f"refusing to delete {url}: it is not empty and not a codeflow output "
                         f"(no {OUTPUT_MARKER}, _committed/ or _manifest.json); remove it yourself or use another "
                         f"--out")
-    fs.rm(path, recursive=True)
+    if not fs.exists(posixpath.join(path, LEASE_NAME)):
+        fs.rm(path, recursive=True)
+        return
+    for p in entries:
+        fs.rm(p, recursive=True)
 
 
 def shard_name(index: int) -> str:
@@ -210,7 +223,8 @@ class StageOutput:
                                 f"use --overwrite or another --out")
 
     def clear(self) -> None:
-        """Delete this output (``--overwrite``); refuses a folder codeflow did not create (``safe_remove``)."""
+        """Delete this output (``--overwrite``); refuses a folder codeflow did not create (``safe_remove``).
+        The writer's lease file (codeflow.lease) stays in place."""
         safe_remove(self.url)
 
     def claim(self, stage: str) -> None:
@@ -221,7 +235,7 @@ class StageOutput:
         marker = self.path(OUTPUT_MARKER)
         if self.fs.exists(marker):
             return
-        if self.fs.exists(self.root) and self.fs.ls(self.root, detail=False):
+        if self.fs.exists(self.root) and _entries(self.fs, self.root):
             if not is_codeflow_output(self.fs, self.root):
                 return
         atomic_write_json(self.fs, marker, {"codeflow_output": stage})

@@ -31,9 +31,9 @@ ENGINE_COMMANDS = {"clean-cc", "dedup", "code", "fim", "build-triplets", "classi
 class StageFailed(CodeflowError):
     """A stage exited non-zero; its own one-line error is in the message (and in the task log above it).
 
-    ``retryable`` is False when the stage itself reported a user or input error (exit 1 or 2 with an
-    ``error:`` line): retrying cannot help, so a scheduler should fail the task at once. Anything else
-    (an executor lost, a crash) may be transient and is worth a retry, which resumes.
+    ``retryable`` is False when the stage reported a user or input error (exit 2): retrying cannot help, so a
+    scheduler should fail the task at once. Units that failed on I/O (exit 1), a lost executor or a crash may
+    be transient and are worth a retry, which resumes from the committed shards.
     """
 
     def __init__(self, message: str, retryable: bool = False) -> None:
@@ -205,9 +205,9 @@ def run_stage(step: Step, p: Params) -> list[str]:
         from codeflow.cli import main
 
         code = main(argv)
-        if code != 0:
+        if code != 0:  # 1: units failed on I/O and stay uncommitted (a retry resumes them); 2: bad input/options
             raise StageFailed(f"{step.task_id}: `codeflow {' '.join(step.argv[:2])}` exited {code} "
-                              "(its error line is above)")
+                              "(its error line is above)", retryable=code == 1)
     return reports(step.out)
 
 

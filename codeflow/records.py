@@ -234,7 +234,7 @@ class ValidatedBatch:
 
     table: pa.Table            # the valid rows, text column as string, ``id`` column present
     rows: pa.Array             # original row numbers of the valid rows
-    rejects: pa.Table          # rejects with reason null_text / decode_error / missing_column
+    rejects: pa.Table          # rejects with reason null_text / decode_error / bad_type / missing_column
     rows_in: int
 
 
@@ -242,14 +242,17 @@ def validate_text(table: pa.Table, unit: str, stage: str, text_column: str | Non
                   id_column: str = "id") -> ValidatedBatch:
     """Split a unit's rows into valid documents and rejects, and give every valid row its id (the id rule).
 
-    Rejects: ``missing_column`` (one per unit), ``null_text``, ``decode_error`` (binary text that is not UTF-8,
-    with the byte offset), each labelled with ``stage``.
+    Rejects: ``missing_column`` (one per row, so ``rows_in == kept + rejected`` holds for that file too),
+    ``null_text``, ``decode_error`` (binary text that is not UTF-8, with the byte offset), ``bad_type`` (text that
+    is a number, list or struct), each labelled with ``stage``.
     """
     col = pick_text_column(table, text_column)
     if col is None:
         want = text_column or "text/content"
-        rej = rejects_table([{"id": stable_id(unit, prefix="file:"), "stage": stage, "reason": "missing_column",
-                              "detail": f"no {want!r} column in {table.column_names}", "source": unit}])
+        detail = f"no {want!r} column in {table.column_names[:20]}"[:500]
+        rej = rejects_table([{"id": stable_id(row_source(unit, row), prefix="row:"), "stage": stage,
+                              "reason": "missing_column", "detail": detail, "source": row_source(unit, row)}
+                             for row in range(table.num_rows)])
         return ValidatedBatch(pa.table({"id": pa.array([], pa.string())}), pa.array([], pa.int64()), rej,
                               table.num_rows)
     raw = table.column(col).combine_chunks()
@@ -275,6 +278,10 @@ def validate_text(table: pa.Table, unit: str, stage: str, text_column: str | Non
                 rejects.append({"id": given or stable_id(value, src), "stage": stage, "reason": "decode_error",
                                 "detail": f"invalid UTF-8 at byte {e.start}", "source": src})
                 continue
+        if not isinstance(value, str):
+            rejects.append({"id": given or stable_id(src, prefix="row:"), "stage": stage, "reason": "bad_type",
+                            "detail": f"{col!r} is {raw.type}, not a string", "source": src})
+            continue
         texts.append(value)
         keep_rows.append(row)
         ids.append(given or stable_id(value, src))

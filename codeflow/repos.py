@@ -140,16 +140,35 @@ def parse_repo_list(text: str) -> list[RepoEntry]:
 def read_repo_list(path: str) -> list[RepoEntry]:
     """Read and parse a repo list file; a missing file or one with no entries is a usage error."""
     try:
-        text = Path(path).read_text(encoding="utf-8")
+        raw = Path(path).read_bytes()
     except OSError as e:
         raise RepoListError(f"cannot read repo list {path}: {e.strerror or e}") from e
+    try:
+        text = raw.decode("utf-8-sig")  # a BOM (Windows editors) is not part of the first path
+    except UnicodeDecodeError as e:
+        line = raw[:e.start].count(b"\n") + 1
+        raise RepoListError(f"repo list {path} is not UTF-8 (line {line}, byte {e.start}); save it as UTF-8") \
+            from None
     entries = parse_repo_list(text)
     if not entries:
         raise RepoListError(f"repo list {path} has no entries")
     base = Path(path).resolve().parent
     # Relative paths are relative to the list file, so a list travels with its repos.
-    return [e if e.is_url or os.path.isabs(e.location) else
-            RepoEntry(str(base / e.location), e.name, e.line_no) for e in entries]
+    resolved = [e if e.is_url or os.path.isabs(e.location) else
+                RepoEntry(os.path.normpath(str(base / e.location)), e.name, e.line_no) for e in entries]
+    return unique_entries(resolved)
+
+
+def unique_entries(entries: list[RepoEntry]) -> list[RepoEntry]:
+    """The same repository listed twice is mined once (its first line wins): twice would duplicate its records."""
+    seen: set[str] = set()
+    out = []
+    for e in entries:
+        key = e.location.rstrip("/") if e.is_url else os.path.realpath(e.location)
+        if key not in seen:
+            seen.add(key)
+            out.append(e)
+    return out
 
 
 def default_cache_dir() -> str:

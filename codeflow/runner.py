@@ -29,7 +29,8 @@ import pyarrow.parquet as pq
 
 from codeflow.engines import ENGINES, Engine, get_engine
 from codeflow.errors import CodeflowError
-from codeflow.lake import StageOutput, atomic_write_bytes, atomic_write_json, is_codeflow_output, to_fs
+from codeflow.lake import StageOutput, atomic_write_bytes, atomic_write_json, to_fs
+from codeflow.lease import hold, refuse_process_local
 from codeflow.plan import (
     CommitPhase,
     GlobalContext,
@@ -49,7 +50,10 @@ __all__ = ["ENGINES", "RunSummary", "UnitsFailed", "run_map_stage", "run_plan", 
 
 
 class UnitsFailed(CodeflowError):
-    """Some units failed on transient I/O after every retry; they are uncommitted and a re-run retries them."""
+    """Some units failed on transient I/O after every retry; they are uncommitted and a re-run retries them.
+    Not a usage error: the CLI exits 1."""
+
+    exit_code = 1
 
 
 @dataclass
@@ -174,10 +178,7 @@ def _stamp_scratch(info: RunInfo) -> None:
             if json.load(f) == stamp:
                 return
     if root.fs.exists(root.work_path()):
-        for child in root.fs.ls(root.work_path(), detail=False):
-            # A codeflow output nested in _work (fim --repos keeps its code shards there) is an input, not scratch.
-            if not (root.fs.isdir(child) and is_codeflow_output(root.fs, child)):
-                root.fs.rm(child, recursive=True)
+        root.fs.rm(root.work_path(), recursive=True)
     atomic_write_json(root.fs, path, stamp)
 
 
@@ -225,12 +226,18 @@ def run_plan(plan: Plan, units: Sequence[str], out_url: str, engine: str | Engin
     """Run ``plan`` over ``units`` into ``out_url``; returns one summary per output (in declared order).
 
     Re-running resumes: committed shards are skipped, finished phases are not redone, and scratch is reused
-    only under the same identity and input list.
+    only under the same identity and input list. The run holds the output's lease (``codeflow.lease``) and
+    refuses a process-local filesystem the engine's workers could not share.
     """
-    t0 = now()
     eng = get_engine(engine, workers)
     out_url = _absolute(out_url)
-    units = tuple(units)
+    refuse_process_local([out_url, *units], eng)
+    with hold(out_url):  # one writer per output (re-entrant: the CLI usually holds it already)
+        return _run_plan(plan, tuple(units), out_url, eng, overwrite)
+
+
+def _run_plan(plan: Plan, units: tuple[str, ...], out_url: str, eng: Engine, overwrite: bool) -> list[RunSummary]:
+    t0 = now()
     root = StageOutput(out_url)
     if overwrite:
         root.clear()
@@ -318,13 +325,23 @@ def aggregate(markers: list[dict]) -> tuple[Counter, Counter, int, int]:
     return stats, reasons, kept, rejected
 
 
+def rows_in_of(markers: list[dict]) -> int:
+    """Input rows over all shards: a stage's own ``rows_in`` plus the rows its reader rejected
+    (``input_rejects``); a shard of a stage that counts no ``rows_in`` has kept + rejected."""
+    total = 0
+    for m in markers:
+        st = m["stats"]
+        total += int(st["rows_in"]) + int(st.get("input_rejects", 0)) if "rows_in" in st else m["kept"] + m["rejected"]
+    return total
+
+
 def finish(stage_name: str, out: StageOutput, n_units: int, schema, config: Any, t0: float,
            resumed: int, extra: Mapping[str, Any] | None = None) -> RunSummary:
     """Aggregate the shard markers and write the run-level files; refuses (``LakeError``) while any unit of
     ``range(n_units)`` is uncommitted, so ``_SUCCESS`` always means complete."""
     markers = out.committed_markers()  # read once: a large run has one marker file per shard
     stats, reasons, kept, rejected = aggregate(markers)
-    rows_in = int(stats.get("rows_in", kept + rejected))
+    rows_in = rows_in_of(markers)
     totals = {"stage": stage_name, "rows_in": rows_in, "kept": kept, "rejected": rejected,
               "rejected_by_reason": dict(sorted(reasons.items())), "counters": dict(sorted(stats.items()))}
     out.finalize(stage_name, n_units, schema, config_dict(config), totals, markers, extra=extra)

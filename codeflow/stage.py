@@ -37,8 +37,10 @@ class StageResult:
 
     @classmethod
     def merge(cls, parts: list[StageResult], schema: pa.Schema) -> StageResult:
-        kept = pa.concat_tables([p.kept for p in parts]) if parts else schema.empty_table()
-        rejects = pa.concat_tables([p.rejects for p in parts]) if parts else REJECT_SCHEMA.empty_table()
+        kept_parts = [p.kept for p in parts if p.kept.num_columns]  # a reader's rejects carry an empty table
+        kept = pa.concat_tables(kept_parts) if kept_parts else schema.empty_table()
+        rejects = (pa.concat_tables([p.rejects.cast(REJECT_SCHEMA) for p in parts]) if parts
+                   else REJECT_SCHEMA.empty_table())
         stats: Counter = Counter()
         for p in parts:
             stats.update(p.stats)

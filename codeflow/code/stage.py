@@ -50,6 +50,9 @@ CANDIDATE_SCHEMA = pa.schema([
     pa.field("source", pa.string()),
 ])
 
+# Candidate kinds a source already knows to be rejects; the kind is the reject reason.
+DIRECT_REJECTS = ("non_utf8_path", "bad_type")
+
 METRIC_COLUMNS = ("lines", "node_count", "max_depth", "function_count", "comment_ratio", "max_line_length",
                   "mean_line_length", "alnum_ratio")
 
@@ -73,6 +76,12 @@ class CodeStage(Stage):
             repo, commit, path, data, size = (cols["repo"][i], cols["commit"][i], cols["path"][i],
                                               cols["data"][i], cols["size"][i])
             source = cols["source"][i] or f"{repo}@{commit}:{path}"
+            if cols["kind"][i] in DIRECT_REJECTS:  # one file's reject (the kind is the reason); the rest goes on
+                stats["files_in"] += 1
+                rejects.append({"id": cols["id"][i] or stable_id(repo, commit, path, cols["sha"][i], prefix="path:"),
+                                "stage": STAGE_NAME, "reason": cols["kind"][i], "detail": cols["detail"][i],
+                                "source": source})
+                continue
             v = validate_file(path, data, size if size is not None else len(data or b""), cols["kind"][i] or "blob",
                               cols["language_hint"][i], cfg, cols["detail"][i] or "")
             rid = cols["id"][i] or stable_id(repo, commit, path, data if data is not None else cols["sha"][i],
@@ -113,6 +122,17 @@ def _parse_unit(unit: str) -> tuple[RepoEntry, int, int]:
 def _in_part(path: str, k: int, n: int) -> bool:
     return n == 1 or int.from_bytes(hashlib.blake2b(path.encode("utf-8", "surrogatepass"), digest_size=8).digest(),
                                     "little") % n == k
+
+
+def printable_path(path: str) -> str:
+    """A git path as valid UTF-8 text: pygit2 hands non-UTF-8 bytes over as lone surrogates
+    (``surrogateescape``); those bytes are shown as ``\\xNN`` escapes, so ``b\\xff.py`` names the file
+    ``b<0xff>.py`` in rejects."""
+    try:
+        path.encode("utf-8")
+        return path
+    except UnicodeEncodeError:
+        return path.encode("utf-8", "surrogateescape").decode("utf-8", "backslashreplace")
 
 
 def _repo_reject(entry: RepoEntry, e: RepoError) -> StageResult:
@@ -166,6 +186,10 @@ class RepoSource(Source):
             return {**base, "path": path, "data": None, "size": 0, "sha": oid, "kind": "corrupt",
                     "detail": f"tree {oid[:12]}: {type(err).__name__}: {err}"[:300]}
         row = {**base, "path": item.path, "data": None, "size": 0, "sha": item.oid, "kind": item.kind}
+        shown = printable_path(item.path)
+        if shown != item.path:  # git paths are bytes: one that is not UTF-8 cannot be a string column value
+            row.update(path=shown, kind="non_utf8_path", detail=f"path is not UTF-8: {shown}"[:300])
+            return row
         if item.kind != "blob":
             if item.kind == "link":
                 row["detail"] = "symlink entry"
@@ -206,11 +230,12 @@ class LakeCodeSource(Source):
     def _candidates(self, table: pa.Table, unit: str) -> pa.Table | StageResult:
         names = table.column_names
         col = self.text_column or next((c for c in ("content", "code", "text") if c in names), None)
-        if col is None or col not in names:
-            rej = rejects_table([{"id": stable_id(unit, prefix="file:"), "stage": STAGE_NAME,
-                                  "reason": "unreadable_input", "detail": f"no text column in {names[:12]}",
-                                  "source": unit}])
-            return StageResult(CODE_FILE_SCHEMA.empty_table(), rej, Counter({"unreadable_input": 1}))
+        if col is None or col not in names:  # one reject per row, so the file's rows are all counted
+            want = self.text_column or "content/code/text"
+            rej = rejects_table([{"id": stable_id(unit, str(i), prefix="row:"), "stage": STAGE_NAME,
+                                  "reason": "missing_column", "detail": f"no {want!r} column in {names[:12]}",
+                                  "source": f"{unit}#{i}"} for i in range(table.num_rows)])
+            return StageResult(CODE_FILE_SCHEMA.empty_table(), rej, Counter({"files_in": table.num_rows}))
 
         def get(name: str) -> list:
             return table.column(name).to_pylist() if name in names else [None] * table.num_rows
@@ -221,6 +246,17 @@ class LakeCodeSource(Source):
         repos = get("repo") if "repo" in names else get("url")  # code blocks: the page they came from
         rows = []
         for i, text in enumerate(texts):
+            meta = {k: v[i] for k, v in (("id", ids), ("repo", repos), ("commit", commits), ("path", paths),
+                                         ("sha", shas), ("source", sources))}
+            wrong = _wrong_types(meta, col, text)
+            if wrong:
+                rows.append({**{k: _scalar_text(v) for k, v in meta.items()}, "data": None, "size": 0,
+                             "kind": "bad_type", "detail": wrong, "language_hint": None,
+                             "source": _scalar_text(sources[i]) or f"{unit}#{i}"})
+                continue
+            meta = {k: _scalar_text(v) for k, v in meta.items()}
+            ids[i], repos[i], commits[i], paths[i], shas[i], sources[i] = (
+                meta["id"], meta["repo"], meta["commit"], meta["path"], meta["sha"], meta["source"])
             hint = normalize_language(langs[i]) if isinstance(langs[i], str) else None
             if self.strip_prompts and isinstance(text, str):
                 text = unprompt(text, hint)
@@ -232,3 +268,22 @@ class LakeCodeSource(Source):
                          "language_hint": hint,
                          "source": sources[i] or f"{unit}#{i}"})
         return pa.Table.from_pylist(rows, schema=CANDIDATE_SCHEMA)
+
+
+def _scalar_text(value) -> str | None:
+    """Provenance columns as text: numbers become their decimal text; anything else but a string is None."""
+    if value is None or isinstance(value, str):
+        return value
+    if isinstance(value, (int, float)) and not isinstance(value, bool):
+        return str(value)
+    return None
+
+
+def _wrong_types(meta: dict, text_column: str, text) -> str | None:
+    """Why a lake row cannot be a candidate (content not text/bytes, a list or struct where a name belongs)."""
+    if text is not None and not isinstance(text, (str, bytes)):
+        return f"{text_column!r} is a {type(text).__name__}, not a string"
+    for k, v in meta.items():
+        if v is not None and _scalar_text(v) is None:
+            return f"{k!r} is a {type(v).__name__}, not a string"
+    return None

@@ -5,11 +5,29 @@ from __future__ import annotations
 import click
 
 from codeflow.commands.common import engine_options
+from codeflow.errors import CodeflowError
+
+
+def archive_units(paths: list[str]) -> list[str]:
+    """The WARC / WET / ARC files named by ``paths``; WAT files are refused by name, not as "no input files"."""
+    from codeflow.sources import expand_inputs
+    from codeflow.ui import console
+    from codeflow.web.warc import ARCHIVE_SUFFIXES, WAT_SUFFIXES
+
+    found = expand_inputs(paths, suffixes=ARCHIVE_SUFFIXES + WAT_SUFFIXES)
+    wats = [u for u in found if u.lower().endswith(WAT_SUFFIXES)]
+    units = [u for u in found if not u.lower().endswith(WAT_SUFFIXES)]
+    if wats and not units:
+        raise CodeflowError(f"{wats[0]} is a WAT file: WAT holds metadata about pages (links, HTTP headers), not "
+                            "the pages; give clean-cc the WARC (or WET) files of the same crawl")
+    if wats:
+        console.print(f"skipped {len(wats)} WAT file(s): metadata about pages, not pages (e.g. {wats[0]})")
+    return units
 
 
 @click.command("clean-cc")
 @click.option("--warc", "warcs", multiple=True, required=True,
-              help="WARC / WARC.gz / WET file, folder or glob; repeatable. One file = one unit (shard).")
+              help="WARC / WET / ARC file (plain or .gz), folder or glob; repeatable. One file = one unit (shard).")
 @click.option("--out", required=True, help="Output folder or fsspec URL; documents/ and code_blocks/ go under it.")
 @click.option("--languages", default="en", show_default=True,
               help="Comma-separated ISO codes to keep (fastText lid.176); empty keeps every language.")
@@ -27,13 +45,18 @@ def clean_cc(warcs: tuple[str, ...], out: str, languages: str, min_language_scor
     Every page record ends as a kept document or a reject with a reason (OUT/documents/rejects); code blocks
     (OUT/code_blocks) are kept whatever happens to the page's prose. OUT/report.html draws the funnel.
     """
-    from codeflow.sources import expand_inputs
     from codeflow.ui import console, print_summary
     from codeflow.web.config import CleanCCConfig
-    from codeflow.web.stage import WARC_SUFFIXES, run_clean_cc
+    from codeflow.web.stage import run_clean_cc
 
-    units = expand_inputs(list(warcs), suffixes=WARC_SUFFIXES)
+    units = archive_units(list(warcs))
     langs = tuple(x.strip() for x in languages.split(",") if x.strip())
+    from codeflow.web.lid import known_languages
+
+    unknown = sorted(set(langs) - known_languages())
+    if unknown:
+        raise click.BadParameter(f"unknown language code(s) {', '.join(unknown)}; use ISO 639 codes the "
+                                 f"language-ID model knows (e.g. en, de, zh)", param_hint="--languages")
     cfg = CleanCCConfig(languages=langs, min_language_score=min_language_score, max_page_bytes=max_page_bytes,
                         min_text_chars=min_text_chars, fence_code_in_text=not no_fences)
     summaries = run_clean_cc(units, out, cfg, engine=engine, workers=workers, overwrite=overwrite)

@@ -2,16 +2,56 @@
 
 from __future__ import annotations
 
+import os
+
 import click
 
 from codeflow.commands.common import engine_options
 
 
+def _size(ctx: click.Context, param: click.Parameter, value: str) -> str:
+    from codeflow.engines import check_memory_limit
+    from codeflow.errors import CodeflowError
+
+    try:
+        return check_memory_limit(value)
+    except CodeflowError:
+        raise click.BadParameter(f"{value!r} is not a size; e.g. 512MB, 2GB, 1.5GiB") from None
+
+
+def _mode(ctx: click.Context, param: click.Parameter, value: bool) -> bool:
+    """--exact, --minhash and --semantic are one choice: giving two is an error, not 'the last one wins'."""
+    if value:
+        chosen = ctx.meta.setdefault("codeflow.dedup_modes", [])
+        chosen.append(param.name)
+        if len(chosen) > 1:
+            raise click.UsageError(f"give one of --exact, --minhash, --semantic (got --{' --'.join(chosen)})")
+    return value
+
+
+def _encoder(ctx: click.Context, param: click.Parameter, value: str) -> str:
+    """Check the encoder spec before any work (workers load it later, where an error would be a traceback)."""
+    if value == "hashing" or value.startswith("hashing:"):
+        dim = value.split(":", 1)[1] if ":" in value else "256"
+        if not dim.isdigit() or int(dim) < 1:
+            raise click.BadParameter(f"hashing dimension must be a positive integer, got {dim!r}")
+        return value
+    if os.path.isdir(value):
+        return value
+    from codeflow.dedup.semantic import EncoderError, load_encoder
+
+    try:
+        load_encoder(value)
+    except EncoderError as e:
+        raise click.BadParameter(str(e).splitlines()[0]) from None
+    return value
+
+
 @click.command()
-@click.option("--exact", "mode", flag_value="exact", default=True, help="Exact dedup on normalized content.")
-@click.option("--minhash", "mode", flag_value="minhash",
+@click.option("--exact", "exact", is_flag=True, callback=_mode, help="Exact dedup on normalized content (default).")
+@click.option("--minhash", "minhash", is_flag=True, callback=_mode,
               help="Near-duplicate dedup: MinHash LSH, verified pairs, connected components.")
-@click.option("--semantic", "mode", flag_value="semantic",
+@click.option("--semantic", "semantic", is_flag=True, callback=_mode,
               help="Semantic dedup: embeddings (--encoder), hyperplane LSH, cosine >= --threshold.")
 @click.option("--input", "inputs", multiple=True, required=True,
               help="Parquet/JSONL file, folder or glob; repeatable.")
@@ -32,23 +72,24 @@ from codeflow.commands.common import engine_options
               help="[minhash] words (prose), code (identifiers + punctuation), auto: code for a 'content' column.")
 @click.option("--verify/--no-verify", default=True, show_default=True,
               help="[minhash] Keep a candidate pair only if its estimated Jaccard reaches --threshold.")
-@click.option("--encoder", default="hashing", show_default=True,
+@click.option("--encoder", default="hashing", show_default=True, callback=_encoder,
               help="[semantic] 'hashing[:DIM]', a local sentence-transformers model folder, or module:attr.")
 @click.option("--score-column", default="quality_score", show_default=True,
               help="Keeper rule, first key: highest value of this column wins (if present).")
 @click.option("--stars-column", default="stars", show_default=True,
               help="Keeper rule, second key: highest value wins (if present); then smallest id.")
-@click.option("--memory-limit", default="2GB", show_default=True,
+@click.option("--memory-limit", default="2GB", show_default=True, callback=_size,
               help="duckdb memory budget of the local clustering step (it spills to disk beyond it).")
 @engine_options
-def dedup(mode: str, inputs: tuple[str, ...], out: str, text_column: str | None, normalize: str,
-          threshold: float | None, ngram: int, bands: int | None, rows: int, seed: int, tokenizer: str,
+def dedup(exact: bool, minhash: bool, semantic: bool, inputs: tuple[str, ...], out: str, text_column: str | None,
+          normalize: str, threshold: float | None, ngram: int, bands: int | None, rows: int, seed: int, tokenizer: str,
           verify: bool, encoder: str, score_column: str, stars_column: str, memory_limit: str, engine: str,
           workers: int, overwrite: bool) -> None:
     """Remove duplicates; removed rows go to OUT/rejects with the keeper's id and the group size."""
     from codeflow.sources import expand_inputs
     from codeflow.ui import print_summary
 
+    mode = "minhash" if minhash else "semantic" if semantic else "exact"
     units = expand_inputs(list(inputs))
     if mode == "exact":
         from codeflow.dedup.exact import ExactDedupConfig

@@ -13,7 +13,7 @@ from codeflow.commands.common import engine_options
 @click.option("--input", "inputs", multiple=True, help="Code-file shards (CODE_FILE_SCHEMA): file, folder or glob; "
               "repeatable. At repo level one shard must hold whole repositories (the code stage's output does).")
 @click.option("--repos", "repos", default=None, help="Repo list (one path/URL per line): files are read with the "
-              "code stage first, into OUT/_work/code.")
+              "code stage first, into OUT/_code (kept, with its rejects).")
 @click.option("--out", required=True, help="Output folder or fsspec URL.")
 @click.option("--fim-rate", type=click.FloatRange(0, 1), default=0.5, show_default=True,
               help="Probability a file is FIM'd; otherwise it is emitted plain.")
@@ -67,7 +67,7 @@ def fim(level: str, inputs: tuple[str, ...], repos: str | None, out: str, fim_ra
     if repos:
         from codeflow.fim.run import code_shards_from_repos
 
-        if overwrite:  # clear first: the code stage's shards live under OUT/_work until fim succeeds
+        if overwrite:  # clear first: the code stage's shards live under OUT/_code
             from codeflow.lake import StageOutput
 
             StageOutput(out).clear()
@@ -76,8 +76,34 @@ def fim(level: str, inputs: tuple[str, ...], repos: str | None, out: str, fim_ra
         summaries.append(code_summary)
     else:
         units = expand_inputs(list(inputs))
+        if level == "repo":
+            _refuse_split_repos(units)
     summaries.append(run_fim(units, out, cfg, engine=engine, workers=workers, overwrite=overwrite,
                              report=not no_report))
     print_summary(summaries)
     if not no_report:
         click.echo(f"report: {summaries[-1].stats['report']}")
+
+
+def _refuse_split_repos(units: list[str]) -> None:
+    """Repo level needs whole repositories per shard; ``code --split N`` spreads one over N shards, so each
+    sample would see a fraction of its context. Its manifest records the split: refuse before any work."""
+    import json
+    import posixpath
+
+    from codeflow.lake import to_fs
+
+    for folder in sorted({posixpath.dirname(u) for u in units}):
+        fs, root = to_fs(folder)
+        manifest = posixpath.join(root, "_manifest.json")
+        if not fs.exists(manifest):
+            continue
+        with fs.open(manifest, "rb") as f:
+            try:
+                split = int((json.load(f).get("config") or {}).get("split") or 1)
+            except (ValueError, TypeError, AttributeError):
+                continue
+        if split > 1:
+            raise click.UsageError(f"{folder} was written by `codeflow code --split {split}`: each repository is "
+                                   f"spread over {split} shards, so repo-level FIM would lose most of its context; "
+                                   f"re-run `codeflow code` without --split for repo level")

@@ -12,8 +12,8 @@ def _window(ctx: click.Context, param: click.Parameter, value: str) -> tuple[flo
         lo, hi = (float(x) for x in value.split(":"))
     except ValueError:
         raise click.BadParameter("expected LO:HI, e.g. 0.4:0.8") from None
-    if not 0.0 <= lo <= hi <= 1.0:
-        raise click.BadParameter("need 0 <= LO <= HI <= 1")
+    if not 0.0 <= lo < hi <= 1.0:
+        raise click.BadParameter("need 0 <= LO < HI <= 1 (a start needs room for later commits)")
     return lo, hi
 
 

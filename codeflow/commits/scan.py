@@ -23,6 +23,13 @@ SPECIAL_MODES = (MODE_LINK, MODE_COMMIT)  # symlink, submodule: no text content 
 NULL_OID = "0" * 40
 # dominant filter -> the reason a start without an endpoint is rejected with (else "no_endpoint")
 SPECIFIC_REASONS = {"binary_only": "binary_only", "lfs_only": "lfs_only", "non_utf8_only": "non_utf8_only"}
+# Reading an object that is not in the store (KeyError, pygit2.NotFoundError) or does not inflate (GitError).
+UNREADABLE = (KeyError, pygit2.GitError)
+
+
+def unreadable_reason(e: BaseException) -> str:
+    """``missing_objects`` for an object the store does not have, ``corrupt_objects`` for one it cannot read."""
+    return "missing_objects" if isinstance(e, KeyError) else "corrupt_objects"
 
 
 @dataclass
@@ -46,6 +53,8 @@ class CommitInfo:
     lines: int = 0  # added + removed lines over the kept files
     measured: bool = True  # False: a merge whose files and lines are computed on demand (Scanner.measure)
     files: list[FileChange] = field(default_factory=list)
+    unreadable: str | None = None  # "missing_objects" / "corrupt_objects": its diff needs an object we can't read
+    unreadable_detail: str = ""
 
     @property
     def kept(self) -> list[FileChange]:
@@ -76,11 +85,17 @@ class Scanner:
         self.filter_cache: dict[int, str | None] = {}
         self.scanned = 0
         self.measured_merges = 0
+        self.unreadable: dict[int, str] = {}  # rank -> missing_objects / corrupt_objects
 
     @property
     def filter_counts(self) -> Counter:
         """Filter name (or ``endpoint_ok``) -> distinct walked commits, for the run's counters."""
         return Counter(v or "endpoint_ok" for v in self.filter_cache.values())
+
+    @property
+    def unreadable_counts(self) -> Counter:
+        """``missing_objects`` / ``corrupt_objects`` -> commits skipped because their diff needs such objects."""
+        return Counter(self.unreadable.values())
 
     def get(self, rank: int) -> CommitInfo:
         info = self.cache.get(rank)
@@ -107,16 +122,31 @@ class Scanner:
             # merge's first-parent diff is a whole pull request: the most expensive diffs of a history).
             info.measured = False
             return info
-        self._measure(info, self._diff(commit))
+        self._measure_readable(info, commit)
         return info
 
     def measure(self, info: CommitInfo) -> CommitInfo:
         """Make sure ``info`` has its files and line counts (deferred for merges)."""
         if not info.measured:
-            self._measure(info, self._diff(self.repo[self.ids[info.rank]]))
+            self._measure_readable(info, self.repo[self.ids[info.rank]])
             info.measured = True
             self.measured_merges += 1
         return info
+
+    def _measure_readable(self, info: CommitInfo, commit: pygit2.Commit) -> None:
+        """Diff and measure ``commit``; a diff that needs a missing or corrupt object marks only this commit.
+
+        A partial clone (blob size filter), a damaged mirror or a pruned object store loses a few objects; the
+        commits whose diff needs them are walls for the walks (``search``), the rest of the history is mined.
+        """
+        try:
+            self._measure(info, self._diff(commit))
+        except UNREADABLE as e:
+            info.files, info.lines, info.giant = [], 0, False
+            info.unreadable = unreadable_reason(e)
+            first = str(e).splitlines()[0] if str(e) else ""
+            info.unreadable_detail = f"commit {info.id[:12]}: {type(e).__name__}: {first}"
+            self.unreadable[info.rank] = info.unreadable
 
     def _measure(self, info: CommitInfo, diff: pygit2.Diff) -> None:
         cfg = self.config
@@ -159,6 +189,16 @@ class Scanner:
             if not cfg.merge_endpoints:
                 return "merge"
             self.measure(info)
+        if info.unreadable:
+            return info.unreadable
+        try:
+            return self._readable_endpoint_filter(info)
+        except UNREADABLE as e:  # a blob the cheap diff stats did not need (LFS check, content filter)
+            self.unreadable[info.rank] = info.unreadable = unreadable_reason(e)
+            return info.unreadable
+
+    def _readable_endpoint_filter(self, info: CommitInfo) -> str | None:
+        cfg = self.config
         if messages.is_bot(info.author, info.email):
             return "bot_author"
         reason = messages.message_filter(info.message, merge=info.is_merge)

@@ -1,8 +1,9 @@
 """Forward endpoint search from a start commit, and the score that picks among candidate endpoints.
 
 Walk first-parent commits after the start, accumulating their change. A commit that fails a per-commit filter
-(``Scanner.endpoint_filter``) is carried along but cannot close the triplet; a giant commit is a wall; the walk
-stops when the cumulative change leaves the budget. Every commit that passes is a candidate endpoint, scored:
+(``Scanner.endpoint_filter``) is carried along but cannot close the triplet; a giant commit is a wall, and so is a
+commit whose diff needs a missing or corrupt object (``missing_objects``); the walk stops when the cumulative
+change leaves the budget. Every commit that passes is a candidate endpoint, scored:
 
     score = 0.30 band + 0.25 message + 0.20 tests + 0.10 source + 0.10 locality + 0.05 focus
 
@@ -45,6 +46,7 @@ class SearchResult:
     filters: Counter = field(default_factory=Counter)  # filter name -> commits walked that failed it
     stop: str = "end_of_history"
     walked: int = 0
+    unreadable_detail: str = ""  # the commit whose objects stopped the walk
 
     def failure(self) -> tuple[str, str]:
         """(reason, detail) of a start without an endpoint."""
@@ -52,6 +54,8 @@ class SearchResult:
             ", ".join(f"{k}={v}" for k, v in sorted(self.filters.items()))
         if self.stop == "giant_diff" and self.walked <= 1:
             return "giant_diff", detail
+        if self.stop in ("missing_objects", "corrupt_objects"):  # the walk hit a commit it cannot read
+            return self.stop, detail + (f"; {self.unreadable_detail}" if self.unreadable_detail else "")
         if self.filters:
             top = self.filters.most_common(1)[0][0]
             if top in SPECIFIC_REASONS and self.filters[top] == sum(self.filters.values()):
@@ -113,6 +117,12 @@ def search(scanner: Scanner, start_rank: int, band: tuple[float, float]) -> Sear
             result.stop = "max_walk_commits"
             break
         info = scanner.measure(scanner.get(rank))
+        if info.unreadable:
+            # A commit whose diff needs an object we cannot read is a wall: no triplet may span or end on it.
+            result.walked += 1
+            result.filters[info.unreadable] += 1
+            result.stop, result.unreadable_detail = info.unreadable, info.unreadable_detail
+            break
         if info.giant:
             result.walked += 1
             result.stop = "giant_diff"

@@ -17,7 +17,7 @@ import pygit2
 from codeflow.commits import history
 from codeflow.commits.assemble import AssemblyError, build
 from codeflow.commits.config import TripletConfig
-from codeflow.commits.scan import Scanner, restore_libgit2_defaults
+from codeflow.commits.scan import Scanner, restore_libgit2_defaults, unreadable_reason
 from codeflow.commits.search import search, size_band
 from codeflow.records import TRIPLET_SCHEMA, stable_id
 from codeflow.repos import RepoEntry, RepoError, entry_commit, open_repo
@@ -51,7 +51,7 @@ CORRUPT_ERRORS: tuple[type[Exception], ...] = (RepoError, pygit2.GitError, KeyEr
 def _repo_error(e: Exception) -> tuple[str, str]:
     if isinstance(e, RepoError):
         return e.reason, e.detail
-    return "corrupt_objects", f"{type(e).__name__}: {str(e).splitlines()[0] if str(e) else ''}"
+    return unreadable_reason(e), f"{type(e).__name__}: {str(e).splitlines()[0] if str(e) else ''}"
 
 
 class TripletStage(Stage):
@@ -90,6 +90,10 @@ class TripletStage(Stage):
             return self._repo_reject(name, location, "too_short_history",
                                      f"{n} first-parent commits < min_history={cfg.min_history}", stats)
         starts = history.sample_starts(n, cfg.window, cfg.per_repo, cfg.seed, name)
+        if not starts:  # a window too narrow for this history: the repository's reject, not an IndexError
+            return self._repo_reject(name, location, "no_start_in_window",
+                                     f"no first-parent commit of {n} lies in window {cfg.window} with a later "
+                                     f"commit after it", stats)
         scanner = Scanner(repo, ids, cfg)
         try:
             return self._mine_repo(repo, name, location, ids, starts, scanner, stats)
@@ -122,6 +126,7 @@ class TripletStage(Stage):
                 rejects.append((rid, reason, detail[:500], source))
         for k, v in scanner.filter_counts.items():
             stats[f"filter_{k}"] += v
+        stats.update(scanner.unreadable_counts)  # commits skipped: their diff needs a missing / corrupt object
         stats.update(rows_in=len(starts), commits_scanned=scanner.scanned, merges_diffed=scanner.measured_merges,
                      triplets=len(rows))
         if not rows:

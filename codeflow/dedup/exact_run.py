@@ -21,9 +21,9 @@ from codeflow.dedup.exact import (
     keys_for,
 )
 from codeflow.engines import Engine, check_memory_limit
-from codeflow.lake import to_fs
+from codeflow.lake import LakeError, atomic_write_json, to_fs
 from codeflow.plan import CommitPhase, GlobalContext, GlobalPhase, MapPhase, Output, Plan, UnitContext
-from codeflow.records import validate_text
+from codeflow.records import REJECT_SCHEMA, validate_text
 from codeflow.runner import RunSummary, run_plan
 from codeflow.sources import TableSource
 from codeflow.stage import PhasedStage, StageResult
@@ -40,6 +40,9 @@ SELECT unit, {row}, id, keeper_id, group_size FROM (
 ) t WHERE rn > 1
 """
 DECISIONS = "decisions"
+# Written into the decisions folder once the global phase has finished (with or without duplicates): a folder
+# without it is scratch that was never completed or was deleted, never "no duplicates".
+DECISIONS_DONE = "_decisions.json"
 
 
 class DedupStage(PhasedStage):
@@ -49,14 +52,23 @@ class DedupStage(PhasedStage):
     fallback_schema: pa.Schema = KEYS_SCHEMA
 
     def load(self, unit: str) -> ValidatedBatch:
-        """Read and validate one unit; an unreadable file becomes a single reject."""
+        """Read and validate one unit; what the reader rejected (an unreadable file, bad JSONL lines, invalid
+        UTF-8) joins the validation's rejects and counts as input rows."""
         src = TableSource()
         src.stage_name = self.name
-        item = next(iter(src.read(unit)))
-        if isinstance(item, StageResult):
-            return ValidatedBatch(pa.table({"id": pa.array([], pa.string())}), pa.array([], pa.int64()),
-                                  item.rejects, 1)
-        return validate_text(item, unit, self.name, self.config.text_column, self.config.id_column)
+        read_rejects: list[pa.Table] = []
+        batch = ValidatedBatch(pa.table({"id": pa.array([], pa.string())}), pa.array([], pa.int64()),
+                               REJECT_SCHEMA.empty_table(), 0)
+        for item in src.read(unit):
+            if isinstance(item, StageResult):
+                read_rejects.append(item.rejects)
+            else:
+                batch = validate_text(item, unit, self.name, self.config.text_column, self.config.id_column)
+        if not read_rejects:
+            return batch
+        n = sum(t.num_rows for t in read_rejects)
+        rejects = pa.concat_tables([*(t.cast(REJECT_SCHEMA) for t in read_rejects), batch.rejects.cast(REJECT_SCHEMA)])
+        return ValidatedBatch(batch.table, batch.rows, rejects, batch.rows_in + n)
 
     def filter(self, ctx: UnitContext) -> StageResult:
         """Commit phase: drop the rows the global phase decided on; they become rejects naming their keeper."""
@@ -82,7 +94,7 @@ class ExactDedup(DedupStage):
             if dropped:
                 db.write_partitioned(f"SELECT unit, {row}, id, keeper_id, group_size FROM {DECISIONS}", decisions,
                                      "unit")
-        return {"dropped": dropped}
+        return mark_decisions_done(decisions, {"dropped": dropped})
 
     def plan(self) -> Plan:
         check_memory_limit(self.config.memory_limit)  # a usage error now, not after the first phase
@@ -91,10 +103,24 @@ class ExactDedup(DedupStage):
                     (Output("", KEYS_SCHEMA, schema_from_shards=True),))
 
 
+def mark_decisions_done(decisions_url: str, stats: dict[str, int]) -> dict[str, int]:
+    """Record that the decisions under ``decisions_url`` are complete; returns ``stats``."""
+    fs, folder = to_fs(decisions_url)
+    atomic_write_json(fs, posixpath.join(folder, DECISIONS_DONE), stats)
+    return stats
+
+
 def read_decisions(decisions_url: str, index: int) -> pa.Table:
-    """Unit ``index``'s decisions (``row, id, keeper_id, group_size``) from the hive-partitioned folder."""
-    fs, folder = to_fs(posixpath.join(decisions_url, f"unit={index}"))
-    if not fs.exists(folder):
+    """Unit ``index``'s decisions (``row, id, keeper_id, group_size``) from the hive-partitioned folder.
+
+    Missing scratch (deleted by hand, or a global phase that never finished) is an error: read as "no
+    duplicates", it would silently keep every duplicate.
+    """
+    fs, root = to_fs(decisions_url)
+    if not fs.exists(posixpath.join(root, DECISIONS_DONE)):
+        raise LakeError(f"dedup scratch {decisions_url} is missing or incomplete; re-run to rebuild it")
+    folder = posixpath.join(root, f"unit={index}")
+    if not fs.exists(folder):  # this unit has no duplicates
         return pa.table({"row": pa.array([], pa.int64()), "keeper_id": pa.array([], pa.string()),
                          "group_size": pa.array([], pa.int64())})
     parts = []

@@ -21,7 +21,7 @@ import pyarrow.compute as pc
 
 from codeflow.dedup.components import cluster
 from codeflow.dedup.exact import ValidatedBatch, pick_text_column
-from codeflow.dedup.exact_run import DECISIONS, DedupStage
+from codeflow.dedup.exact_run import DECISIONS, DedupStage, mark_decisions_done
 from codeflow.dedup.minhash import STAGE as MINHASH_STAGE
 from codeflow.dedup.minhash import MinHashConfig, resolve_tokenizer, sign_texts
 from codeflow.dedup.semantic import STAGE as SEMANTIC_STAGE
@@ -123,7 +123,7 @@ class NearDedup(DedupStage):
             if stats["dropped"]:
                 db.write_partitioned(f"SELECT unit, rowno AS {db.ident('row')}, id, keeper_id, group_size "
                                      "FROM decisions", decisions, "unit")
-        return stats
+        return mark_decisions_done(decisions, stats)
 
     def plan(self) -> Plan:
         check_memory_limit(self.config.memory_limit)  # a usage error now, not after the first phase

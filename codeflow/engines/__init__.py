@@ -68,6 +68,16 @@ class Engine(ABC):
     def __init__(self, workers: int = 1) -> None:
         self.workers = max(1, int(workers))
 
+    @classmethod
+    def unavailable(cls) -> str | None:
+        """Why this engine cannot run here (an optional dependency is missing), or None."""
+        return None
+
+    @property
+    def in_process(self) -> bool:
+        """Units run in this very process, so a process-local filesystem (``memory://``) is shared with them."""
+        return False
+
     @abstractmethod
     def map_units(self, job: Callable[[int], Any], n: int, *, logs: str | None = None) -> None:
         """Call ``job(i)`` for ``i`` in ``range(n)``; ``logs``: a folder for the engine's own task logs."""
@@ -81,15 +91,26 @@ class EngineError(CodeflowError):
     """An unknown engine name (a usage error)."""
 
 
+def _engine_class(name: str) -> type[Engine]:
+    target = ENGINES.get(name)
+    if target is None:
+        raise EngineError(f"unknown engine {name!r}; choose one of {', '.join(ENGINES)}")
+    module, attr = target.split(":")
+    return getattr(importlib.import_module(module), attr)
+
+
 def get_engine(engine: str | Engine, workers: int = 1) -> Engine:
     """The engine object for a name (``local``, ``spark``), or ``engine`` itself when it already is one."""
     if isinstance(engine, Engine):
         return engine
-    target = ENGINES.get(engine)
-    if target is None:
-        raise EngineError(f"unknown engine {engine!r}; choose one of {', '.join(ENGINES)}")
-    module, attr = target.split(":")
-    return getattr(importlib.import_module(module), attr)(workers=workers)
+    return _engine_class(engine)(workers=workers)
+
+
+def check_available(name: str) -> None:
+    """``EngineError`` (a usage error) when engine ``name`` is unknown or its optional extra is not installed."""
+    problem = _engine_class(name).unavailable()
+    if problem:
+        raise EngineError(problem)
 
 
 def sql_string(value: str) -> str:

@@ -71,6 +71,10 @@ class LocalEngine(Engine):
 
     name = "local"
 
+    @property
+    def in_process(self) -> bool:
+        return self.workers == 1  # one worker runs the units in-line (run_units_local)
+
     def map_units(self, job: Callable[[int], Any], n: int, *, logs: str | None = None) -> None:
         from codeflow.pipelines.datatrove.executor import run_units_local
 

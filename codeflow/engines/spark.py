@@ -77,6 +77,14 @@ class SparkEngine(Engine):
 
     name = "spark"
 
+    @classmethod
+    def unavailable(cls) -> str | None:
+        import importlib.util
+
+        from codeflow.pipelines import SPARK_EXTRA
+
+        return SPARK_EXTRA if importlib.util.find_spec("pyspark") is None else None
+
     def map_units(self, job: Callable[[int], Any], n: int, *, logs: str | None = None) -> None:
         from codeflow.pipelines.spark.executor import run_units_spark
 

@@ -58,6 +58,9 @@ class CleanCCConfig:
     accept_mimes: tuple[str, ...] = ("text/html", "application/xhtml+xml")
     favor_precision: bool = True  # trafilatura: prefer less text but correct extraction
     extraction_timeout_s: float = 30.0  # per page, HTML parse + code blocks + trafilatura; 0: no limit
+    # "process": extraction runs in a killable worker process, so the limit also stops C code (lxml, trafilatura's
+    # C parts); "signal": SIGALRM in this process (no per-page pipe cost, but only interrupts between bytecodes)
+    extraction_isolation: str = "process"
     max_replacement_ratio: float = 0.01  # U+FFFD per character accepted when no charset fits
     min_text_chars: int = 200  # prose shorter than this after cleaning is 'empty_extraction'
     fence_code_in_text: bool = True  # put code blocks back into the document text as ``` fences
@@ -70,3 +73,7 @@ class CleanCCConfig:
     c4: C4Config = field(default_factory=C4Config)
     fineweb: FineWebConfig = field(default_factory=FineWebConfig)
     filters: tuple[str, ...] = ("gopher_repetition", "gopher_quality", "c4_quality", "fineweb_quality")
+
+    def __post_init__(self) -> None:
+        if self.extraction_isolation not in ("process", "signal"):
+            raise ValueError(f"extraction_isolation must be 'process' or 'signal', not {self.extraction_isolation!r}")

@@ -150,6 +150,20 @@ def extract_main_text(tree, favor_precision: bool = True) -> str:
     return text or ""
 
 
+def extract_page(text: str, favor_precision: bool = True) -> tuple[list[CodeBlock], str] | str:
+    """Parse, take the code blocks out, extract the main text: (blocks, text), or the parse error as a str.
+
+    One picklable call for the whole C-heavy part of a page, so it can run in a killable worker process
+    (``codeflow.web.isolate``); the error comes back as a value, not an exception, to cross the pipe as data.
+    """
+    try:
+        tree = parse(text)
+    except HtmlError as e:
+        return str(e) or "unparseable HTML"
+    blocks = extract_code_blocks(tree)
+    return blocks, extract_main_text(tree, favor_precision)
+
+
 def split_sentinels(text: str) -> list[str | int]:
     """Split extracted text into prose segments (str) and code block indices (int), in order."""
     out: list[str | int] = []

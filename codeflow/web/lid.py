@@ -47,3 +47,8 @@ def identify(text: str, max_chars: int = 10000) -> tuple[str, float]:
     if not labels:
         return "und", 0.0
     return labels[0].removeprefix("__label__"), round(float(min(1.0, probs[0])), 4)
+
+
+def known_languages() -> set[str]:
+    """Every code the LID model can answer (``--languages`` is checked against it before a run)."""
+    return {label.removeprefix("__label__") for label in _model().get_labels()}

@@ -22,15 +22,16 @@ import pyarrow as pa
 from codeflow.records import CODE_BLOCK_SCHEMA, DOCUMENT_SCHEMA, REJECT_SCHEMA, stable_id
 from codeflow.timeouts import StepTimeout, time_limit
 from codeflow.web import html as H
-from codeflow.web import lid, quality, rules
+from codeflow.web import isolate, lid, quality, rules
 from codeflow.web.config import CleanCCConfig
 from codeflow.web.decode import DecodeFailure, decode_payload
-from codeflow.web.warc import ReadProblem, WarcRecord, iter_warc
+from codeflow.web.warc import ReadProblem, Skipped, WarcRecord, iter_warc
 
 STAGE = "clean_cc"
 # Funnel order of document reject reasons (the report draws the funnel in this order).
-REASONS = ("warc_read_error", "truncated_record", "http_status", "not_html", "too_large", "decode_error",
-           "parse_error", "extraction_timeout",
+REASONS = ("not_an_archive", "empty_file", "warc_read_error", "truncated_record", "empty_record",
+           "http_status", "not_html", "too_large", "decode_error",
+           "parse_error", "extraction_timeout", "extraction_crash",
            "empty_extraction", "language", "gopher_repetition", "gopher_quality", "c4_quality",
            "fineweb_quality")
 CODE_REASONS = ("code_too_short", "code_too_long", "code_duplicate_in_page")
@@ -129,11 +130,32 @@ def clean_record(rec: WarcRecord, cfg: CleanCCConfig, warc_file: str, out: UnitR
                      "metadata": json.dumps(meta, sort_keys=True, ensure_ascii=False)})
 
 
+EXTRACT_TARGET = "codeflow.web.html:extract_page"
+
+
+def _extract(decoded: str, cfg: CleanCCConfig) -> tuple[list[H.CodeBlock], str]:
+    """Parse + code blocks + main text under the per-page limit (see ``CleanCCConfig.extraction_isolation``)."""
+    try:
+        if cfg.extraction_timeout_s and cfg.extraction_isolation == "process":
+            got = isolate.worker(EXTRACT_TARGET).call((decoded, cfg.favor_precision), cfg.extraction_timeout_s)
+        else:
+            with time_limit(cfg.extraction_timeout_s):
+                got = H.extract_page(decoded, cfg.favor_precision)
+    except StepTimeout as e:
+        raise _Reject("extraction_timeout", str(e)) from None
+    except isolate.WorkerDied as e:
+        raise _Reject("extraction_crash", str(e)) from None
+    if isinstance(got, str):
+        raise _Reject("parse_error", got)
+    return got
+
+
 def _funnel(rec: WarcRecord, cfg: CleanCCConfig, did: str, warc_file: str, meta: dict,
             out: UnitResult) -> tuple[str, str, str, float]:
-    if not rec.payload_complete:
-        raise _Reject("truncated_record", f"record at offset {rec.offset}: block does not match its "
-                      "Content-Length (file or gzip member cut short, or a wrong Content-Length)")
+    if rec.damage is not None:
+        raise _Reject("truncated_record", f"record at offset {rec.offset}: {rec.damage}")
+    if not rec.payload and rec.block_length == 0:
+        raise _Reject("empty_record", f"{rec.record_type} record at offset {rec.offset} has a zero-length block")
     if rec.http_status is not None and not 200 <= rec.http_status < 300:
         raise _Reject("http_status", str(rec.http_status))
     plain = rec.record_type == "conversion" or rec.mime in TEXT_MIMES and rec.record_type != "response"
@@ -153,15 +175,7 @@ def _funnel(rec: WarcRecord, cfg: CleanCCConfig, did: str, warc_file: str, meta:
     if plain:
         extracted = decoded
     else:
-        try:
-            with time_limit(cfg.extraction_timeout_s):
-                tree = H.parse(decoded)
-                blocks = H.extract_code_blocks(tree)
-                extracted = H.extract_main_text(tree, cfg.favor_precision)
-        except H.HtmlError as e:
-            raise _Reject("parse_error", str(e)) from None
-        except StepTimeout as e:
-            raise _Reject("extraction_timeout", str(e)) from None
+        blocks, extracted = _extract(decoded, cfg)
         kept_blocks = _code_blocks(blocks, rec, did, warc_file, cfg, out)
         meta["n_code_blocks"] = len(kept_blocks)
     cleaned = rules.clean(extracted, out.stats)
@@ -183,22 +197,24 @@ def _funnel(rec: WarcRecord, cfg: CleanCCConfig, did: str, warc_file: str, meta:
 
 
 def _one(item, unit: str, cfg: CleanCCConfig, out: UnitResult) -> None:
+    """Account for one item of the reader; each of its three outcomes is handled here, anything else is a bug."""
     warc_file = posixpath.basename(unit)
-    if isinstance(item, str):
-        out.stats[f"other_records:{item}"] += 1
-        return
-    out.stats["records_in"] += 1
-    if isinstance(item, ReadProblem):
+    if isinstance(item, Skipped):
+        out.stats[f"other_records:{item.record_type}"] += 1
+    elif isinstance(item, ReadProblem):
+        out.stats["records_in"] += 1
         out.stats["warc_resyncs"] += item.resumed_at is not None
+        after = f"resumed at {item.resumed_at}" if item.resumed_at is not None else "nothing readable after it"
+        detail = item.error if item.reason != "warc_read_error" else f"offset {item.offset}: {item.error}; {after}"
         out.doc_rejects.append({"id": stable_id(warc_file, str(item.offset), prefix="cc-bad-"), "stage": STAGE,
-                                "reason": "warc_read_error",
-                                "detail": f"offset {item.offset}: {item.error}; "
-                                          + (f"resumed at {item.resumed_at}" if item.resumed_at is not None
-                                             else "nothing readable after it"),
+                                "reason": item.reason, "detail": detail[:500],
                                 "source": f"{warc_file}@{item.offset}"})
-        return
-    out.stats["bytes_in"] += len(item.payload)
-    clean_record(item, cfg, warc_file, out)
+    elif isinstance(item, WarcRecord):
+        out.stats["records_in"] += 1
+        out.stats["bytes_in"] += len(item.payload)
+        clean_record(item, cfg, warc_file, out)
+    else:
+        raise TypeError(f"the WARC reader yielded {type(item).__name__}; expected WarcRecord, Skipped or ReadProblem")
 
 
 def process_warc(unit: str, cfg: CleanCCConfig) -> UnitResult:
@@ -207,6 +223,6 @@ def process_warc(unit: str, cfg: CleanCCConfig) -> UnitResult:
     try:
         for item in iter_warc(unit, cfg.max_page_bytes):
             _one(item, unit, cfg, out)
-    except (OSError, ValueError) as e:  # unreadable file (permissions, not a WARC at all)
+    except (FileNotFoundError, PermissionError, IsADirectoryError) as e:  # the file itself cannot be read
         _one(ReadProblem(0, f"{type(e).__name__}: {e}".splitlines()[0][:300], None), unit, cfg, out)
     return out

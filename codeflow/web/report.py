@@ -15,8 +15,10 @@ from codeflow.runner import RunSummary
 from codeflow.web.pipeline import CODE_REASONS, REASONS
 
 STEP_LABELS = {
-    "warc_read_error": "readable", "truncated_record": "complete records", "http_status": "HTTP 2xx",
+    "not_an_archive": "WARC/ARC files", "empty_file": "non-empty files", "warc_read_error": "readable",
+    "truncated_record": "complete records", "empty_record": "non-empty records", "http_status": "HTTP 2xx",
     "not_html": "HTML", "too_large": "size ok", "decode_error": "decoded", "parse_error": "parsed",
+    "extraction_timeout": "extracted in time", "extraction_crash": "extractor alive",
     "empty_extraction": "text extracted", "language": "language kept", "gopher_repetition": "Gopher repetition",
     "gopher_quality": "Gopher quality", "c4_quality": "C4", "fineweb_quality": "FineWeb",
 }

@@ -23,8 +23,9 @@ from codeflow.runner import RunSummary, run_plan
 from codeflow.stage import PhasedStage, StageResult
 from codeflow.web.config import CleanCCConfig
 from codeflow.web.pipeline import STAGE, process_warc
+from codeflow.web.warc import ARCHIVE_SUFFIXES
 
-WARC_SUFFIXES = (".warc", ".warc.gz", ".wet", ".wet.gz")
+WARC_SUFFIXES = ARCHIVE_SUFFIXES  # what clean-cc reads (WARC, WET, ARC); defined with the reader
 
 
 class CleanCC(PhasedStage):

@@ -64,9 +64,9 @@ def test_cli_usage_errors(tmp_path: Path, cli) -> None:
     code, output = cli("code", "--out", str(tmp_path / "o"))
     assert code == 2 and "exactly one of" in output
     code, output = cli("code", "--repos", str(tmp_path / "none.txt"), "--out", str(tmp_path / "o"))
-    assert code == 1 and output.startswith("error: cannot read repo list")
+    assert code == 2 and output.startswith("error: cannot read repo list")
     code, output = cli("code", "--repos", str(tmp_path / "none.txt"), "--out", "o", "--language", "klingon")
-    assert code == 1 and "unknown language" in output
+    assert code == 2 and "unknown language" in output
 
 
 def test_local_and_spark_write_identical_shards(tmp_path: Path, spark) -> None:

@@ -104,5 +104,5 @@ def test_unreadable_file_is_one_reject(tmp_path):
     path = tmp_path / "junk.warc.gz"
     path.write_bytes(b"this is not a warc file at all\n" * 10)
     r = process_warc(str(path), LENIENT)
-    assert reasons(r) == ["warc_read_error"] and not r.docs
+    assert reasons(r) == ["not_an_archive"] and not r.docs
     check_accounting(r)
