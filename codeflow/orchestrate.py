@@ -200,7 +200,7 @@ def run_stage(step: Step, p: Params) -> list[str]:
         if proc.returncode != 0:
             lines = [ln for ln in proc.stderr.splitlines() if ln.startswith("error:")]
             raise StageFailed(f"{step.task_id}: spark-submit exited {proc.returncode}: "
-                              f"{lines[-1] if lines else proc.stderr[-2000:]}", retryable=not lines)
+                              f"{lines[-1] if lines else proc.stderr[-2000:]}", retryable=proc.returncode != 2)
     else:
         from codeflow.cli import main
 
