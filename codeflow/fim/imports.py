@@ -122,6 +122,7 @@ _JAVA_IMPORT = re.compile(r"^\s*import\s+(?:static\s+)?([\w.]+?)\.(\w+)\s*;?\s*$
 _JS_IMPORT = re.compile(r"""\b(?:import|export)\s+(?:type\s+)?([\w$\s{},*]*?)\s*from\s+['"]([^'"]+)['"]""")
 _RUST_USE = re.compile(r"^\s*(?:pub(?:\([^)]*\))?\s+)?use\s+([\w:]+?)(?:::\{([^}]*)\}|::(\w+))?(?:\s+as\s+\w+)?\s*;",
                        re.M)
+_GO_SELECTOR = re.compile(r"\b(\w+)\.([A-Z]\w*)")
 _GO_IMPORT = re.compile(r"""^\s*(?:import\s+)?(?:(\w+)\s+)?"([^"]+)"\s*$""", re.M)
 
 
@@ -177,13 +178,11 @@ def imported_names(content: str, language: str | None) -> list[tuple[str, str]]:
         block = re.search(r"^import\s*\(([^)]*)\)", content, re.M)
         specs = [(m.group(1), m.group(2)) for m in _GO_IMPORT.finditer(block.group(1) if block else "")]
         specs += [(m.group(1), m.group(2)) for m in re.finditer(r'^import\s+(?:(\w+)\s+)?"([^"]+)"', content, re.M)]
-        for alias, path in specs:
-            pkg = alias or path.rstrip("/").rsplit("/", 1)[-1]
-            if pkg in ("_", "."):
-                continue
-            seen = []
-            for m in re.finditer(rf"\b{re.escape(pkg)}\.([A-Z]\w*)", content):
-                if m.group(1) not in seen:
-                    seen.append(m.group(1))
-            out.extend((path, n) for n in seen)
+        pkgs = {alias or path.rstrip("/").rsplit("/", 1)[-1]: path for alias, path in specs}
+        seen: set[tuple[str, str]] = set()
+        for m in _GO_SELECTOR.finditer(content):  # one pass over the file for every imported package
+            path = pkgs.get(m.group(1))
+            if path is not None and (path, m.group(2)) not in seen:
+                seen.add((path, m.group(2)))
+                out.append((path, m.group(2)))
     return out

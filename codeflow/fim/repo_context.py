@@ -33,7 +33,7 @@ import numpy as np
 
 from codeflow.fim.context import BM25Index, RepoFile, identifier_tokens
 from codeflow.fim.imports import ImportGraph, imported_names
-from codeflow.fim.units import ELISION, Unit, split_units
+from codeflow.fim.units import ELISION, Unit, file_units
 
 _WS = re.compile(r"\s+")
 _IDENT = re.compile(r"[A-Za-z_$][\w$]*")
@@ -61,9 +61,13 @@ class UnitIndex:
         self.files, self.cost, self.sep_cost, self.mode = files, cost, file_sep_cost, mode
         self.units: list[Unit] = []
         self.by_file: list[list[int]] = []
+        self.trees: dict[int, object] = {}
         for i, f in enumerate(files):
             start = len(self.units)
-            self.units.extend(split_units(i, f.content, f.language))
+            units, tree = file_units(i, f.content, f.language)
+            self.units.extend(units)
+            if tree is not None:
+                self.trees[i] = tree
             self.by_file.append(list(range(start, len(self.units))))
         self.texts = [self._full(u) for u in self.units]
         self.hashes = [_norm_hash(t) for t in self.texts]
@@ -75,6 +79,10 @@ class UnitIndex:
                 self.defs.setdefault(name, []).append(k)
         self.graph = ImportGraph([(f.path, f.content, f.language) for f in files])
         self.pos = {f.path: i for i, f in enumerate(files)}
+
+    def take_tree(self, i: int):
+        """The parse of file ``i`` (once: it is dropped here, so trees do not outlive their target's sample)."""
+        return self.trees.pop(i, None)
 
     def _full(self, u: Unit) -> str:
         return u.skeleton if u.skeleton is not None else self.files[u.file].content[u.start:u.end]
@@ -111,8 +119,8 @@ class UnitIndex:
                 out.extend(k for k in defs if self.units[k].file != target)
         return out
 
-    def _bm25(self, target: int, query: str) -> list[int]:
-        terms = self.bm25.query_terms(identifier_tokens(query))
+    def _bm25(self, target: int, query_tokens: list[str]) -> list[int]:
+        terms = self.bm25.query_terms([t.lower() for t in query_tokens if len(t) >= 2])
         scores = self.bm25.scores(terms)
         mine = self.by_file[target]
         if mine:
@@ -138,12 +146,13 @@ class UnitIndex:
         if mid:
             banned.add(_norm_hash(mid))
         stages: list[tuple[list[int], bool]] = []  # (unit ids, signatures only)
+        tokens = _IDENT.findall(query)
         if self.mode == "units":
             stages.append((self._import_defs(target, query), False))
-            stages.append((self._referenced_defs(target, _IDENT.findall(query)), False))
+            stages.append((self._referenced_defs(target, tokens), False))
             imported = sorted(self.pos[p] for p in self.graph.imports(tf.path))
             stages.append(([k for i in imported for k in self.by_file[i] if self.units[k].kind == "def"], True))
-        stages.append((self._bm25(target, query), False))
+        stages.append((self._bm25(target, tokens), False))
 
         chosen: dict[int, _Piece] = {}
         files_used: dict[int, int] = {}
@@ -153,6 +162,8 @@ class UnitIndex:
         for ids, sig_only in stages:
             for k in ids:
                 u = self.units[k]
+                if max_cost - used < 16:
+                    break
                 if k in chosen or u.file in banned_files or self.hashes[k] in banned:
                     continue
                 text = self.signature(k) if sig_only else self.texts[k]

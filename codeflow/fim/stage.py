@@ -198,12 +198,12 @@ class FimStage(Stage):
         return StageResult(kept, rejects_table(rejects), stats)
 
     def _sample(self, f: _File, params: SplitParams, context: list[tuple[str, str]] | ContextFn,
-                stats: Counter) -> dict:
+                stats: Counter, tree=None) -> dict:
         """``context``: ``[(path, content)]``, or a function of (prefix, middle, suffix) giving it once the
         split is known (unit context ranks on prefix+suffix and drops copies of the middle)."""
         cfg = self.config
         rng = rng_for(f.file_id, cfg.seed, cfg.level)
-        split = choose_split(f.text, f.data, f.language, rng, params)
+        split = choose_split(f.text, f.data, f.language, rng, params, tree)
         pre, mid, suf = split.cut(f.text)
         fim = split.kind != "none"
         if callable(context):
@@ -228,7 +228,7 @@ class FimStage(Stage):
         repo_files = [RepoFile(f.path or "", f.text, f.language) for f in group]
         if cfg.context != "files":
             index = UnitIndex(repo_files, file_sep_cost=len(cfg.tokens.file_sep), mode=cfg.context)
-            return [(f.row, self._sample(f, params, partial(_unit_context, index, t, cfg), stats))
+            return [(f.row, self._sample(f, params, partial(_unit_context, index, t, cfg), stats, index.take_tree(t)))
                     for t, f in enumerate(group)]
         rank = get_retriever(cfg.retriever)(repo_files)
         sep = len(cfg.tokens.file_sep)

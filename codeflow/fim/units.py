@@ -168,8 +168,10 @@ def line_windows(file: int, text: str, lines: int = WINDOW_LINES) -> list[Unit]:
     return out
 
 
-def split_units(file: int, text: str, language: str | None, max_parse_bytes: int = 1 << 20) -> list[Unit]:
-    """The units of one file, in file order (sorted by start)."""
+def file_units(file: int, text: str, language: str | None,
+               max_parse_bytes: int = 1 << 20) -> tuple[list[Unit], object]:
+    """The units of one file, in file order (sorted by start), and the tree-sitter tree (None without a grammar;
+    the FIM splitter reuses it)."""
     from codeflow.fim.ast_split import has_level, parse
 
     data = text.encode("utf-8")
@@ -179,5 +181,6 @@ def split_units(file: int, text: str, language: str | None, max_parse_bytes: int
             sp = _Splitter(file, text, data)
             sp.split(tree.root_node.named_children)
             if sp.units:
-                return sorted(sp.units, key=lambda u: (u.start, u.end))
-    return line_windows(file, text)
+                return sorted(sp.units, key=lambda u: (u.start, u.end)), tree
+        return line_windows(file, text), tree
+    return line_windows(file, text), None
