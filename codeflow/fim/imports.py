@@ -90,6 +90,14 @@ class ImportGraph:
             for i in range(len(dparts)):
                 if dparts[i:] != [""]:
                     by_dir["/".join(dparts[i:])].add(path)
+        # Go: an import path is a module path + directory; the root package of a module has no directory to
+        # match, so an unresolved path falls back to the files whose ``package`` clause names its last segment.
+        self._go_pkg: dict[str, set[str]] = defaultdict(set)
+        for path, content, language in files:
+            if (language or "").lower() == "go":
+                m = _GO_PACKAGE.search(content)
+                if m and not m.group(1).endswith("_test"):
+                    self._go_pkg[m.group(1)].add(path)
         self._by_suffix, self._by_dir = by_suffix, by_dir
         self.edges: dict[str, set[str]] = defaultdict(set)
         for path, content, language in files:
@@ -98,7 +106,10 @@ class ImportGraph:
 
     def resolve(self, imp: str, importer: str, language: str | None) -> set[str]:
         """Repo files an import string names, seen from ``importer`` (empty when it is outside the repo)."""
-        return self._resolve(_normalize(imp, importer, language), self._by_suffix, self._by_dir)
+        hits = self._resolve(_normalize(imp, importer, language), self._by_suffix, self._by_dir)
+        if not hits and (language or "").lower() == "go" and "/" in imp:
+            hits = set(self._go_pkg.get(imp.rstrip("/").rsplit("/", 1)[-1], ()))
+        return hits
 
     @staticmethod
     def _resolve(norm: str, by_suffix: dict[str, set[str]], by_dir: dict[str, set[str]]) -> set[str]:
@@ -122,6 +133,7 @@ _JAVA_IMPORT = re.compile(r"^\s*import\s+(?:static\s+)?([\w.]+?)\.(\w+)\s*;?\s*$
 _JS_IMPORT = re.compile(r"""\b(?:import|export)\s+(?:type\s+)?([\w$\s{},*]*?)\s*from\s+['"]([^'"]+)['"]""")
 _RUST_USE = re.compile(r"^\s*(?:pub(?:\([^)]*\))?\s+)?use\s+([\w:]+?)(?:::\{([^}]*)\}|::(\w+))?(?:\s+as\s+\w+)?\s*;",
                        re.M)
+_GO_PACKAGE = re.compile(r"^package\s+(\w+)", re.M)
 _GO_SELECTOR = re.compile(r"\b(\w+)\.([A-Z]\w*)")
 _GO_IMPORT = re.compile(r"""^\s*(?:import\s+)?(?:(\w+)\s+)?"([^"]+)"\s*$""", re.M)
 

@@ -25,7 +25,6 @@ from __future__ import annotations
 
 import hashlib
 import re
-from collections import Counter
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
@@ -109,15 +108,21 @@ class UnitIndex:
             out.extend(k for k in local[:MAX_DEFS_PER_NAME] if self.units[k].file != target)
         return out
 
-    def _referenced_defs(self, target: int, query_tokens: list[str]) -> list[int]:
+    def _referenced_defs(self, target: int, prefix: str, suffix: str) -> list[int]:
+        """Definitions of names the target uses and does not define, nearest to the hole first (what is used
+        next to the cut is what the middle most likely uses too), then fewer definitions first."""
         own = {n for k in self.by_file[target] for n in self.units[k].names}
-        counts = Counter(t for t in query_tokens if len(t) >= 3 and t not in own and t in self.defs)
-        out: list[int] = []
-        for name, _ in sorted(counts.items(), key=lambda x: (len(self.defs[x[0]]), -x[1], x[0])):
-            defs = self.defs[name]
-            if len(defs) <= MAX_DEFS_PER_NAME:
-                out.extend(k for k in defs if self.units[k].file != target)
-        return out
+        dist: dict[str, int] = {}
+        for m in _IDENT.finditer(prefix):
+            dist[m.group()] = len(prefix) - m.end()  # later occurrences overwrite: distance of the last one
+        for m in _IDENT.finditer(suffix):
+            d = m.start()
+            if d < dist.get(m.group(), 1 << 60):
+                dist[m.group()] = d
+        names = [n for n in dist
+                 if len(n) >= 3 and n not in own and 0 < len(self.defs.get(n, ())) <= MAX_DEFS_PER_NAME]
+        names.sort(key=lambda n: (dist[n], len(self.defs[n]), n))
+        return [k for n in names for k in self.defs[n] if self.units[k].file != target]
 
     def _bm25(self, target: int, query_tokens: list[str]) -> list[int]:
         terms = self.bm25.query_terms([t.lower() for t in query_tokens if len(t) >= 2])
@@ -149,7 +154,7 @@ class UnitIndex:
         tokens = _IDENT.findall(query)
         if self.mode == "units":
             stages.append((self._import_defs(target, query), False))
-            stages.append((self._referenced_defs(target, tokens), False))
+            stages.append((self._referenced_defs(target, prefix, suffix), False))
             imported = sorted(self.pos[p] for p in self.graph.imports(tf.path))
             stages.append(([k for i in imported for k in self.by_file[i] if self.units[k].kind == "def"], True))
         stages.append((self._bm25(target, tokens), False))

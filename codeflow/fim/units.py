@@ -18,9 +18,11 @@ from dataclasses import dataclass
 ELISION = "⋮"  # marks code left out: between units of one file, and in place of elided bodies
 MAX_UNIT_CHARS = 3000  # a definition larger than this is split into its members + a skeleton
 WINDOW_LINES = 40
-DEF_NAME = re.compile(
-    r"\b(?:def|class|interface|enum|record|struct|union|trait|type|function|func|fn|const|let|var|val|object|fun|"
-    r"typedef|module|namespace|macro_rules!|#define)\s+(?:\([^)\n]*\)\s*)?\*?([A-Za-z_$][\w$]*)")
+DEF_NAME = re.compile(  # a definition keyword at the start of a code line, after modifiers (never in prose)
+    r"^[ \t]*(?:(?:export|default|public|private|protected|internal|static|final|abstract|sealed|open|data|async|"
+    r"declare|override|inline|extern|unsafe|pub(?:\([^)\n]*\))?)\s+)*"
+    r"(?:def|class|interface|enum|record|struct|union|trait|type|function\*?|func|fn|const|let|var|val|object|fun|"
+    r"typedef|module|namespace|macro_rules!|#define)\s+(?:\([^)\n]*\)\s*)?\*?([A-Za-z_$][\w$]*)", re.M)
 _ASSIGN = re.compile(r"^([A-Za-z_][\w]*)\s*(?::[^=\n]*)?=(?!=)", re.M)
 _BODY_FIELDS = ("body", "declaration_list", "class_body")
 _GLUE_TYPES = frozenset({"comment", "line_comment", "block_comment", "package_clause", "package_declaration",
