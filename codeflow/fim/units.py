@@ -110,7 +110,7 @@ class _Splitter:
             doc = doc if len(doc) <= 400 else doc[:400] + ELISION
             indent = " " * (first.start_point[1])
             doc = f"\n{indent}{doc}\n{indent}"
-        return f"{head}{doc} {ELISION}" if doc else f"{head} {ELISION}"
+        return f"{head}{doc}{ELISION}" if doc else f"{head} {ELISION}"
 
     def skeleton(self, node, body) -> str:
         lines = [self.slice(node.start_byte, body.start_byte).rstrip()]
