@@ -194,9 +194,11 @@ class UnitIndex:
 
     def _render(self, chosen: dict[int, _Piece], files_used: dict[int, int]) -> list[tuple[str, str]]:
         out = []
+        per_file: dict[int, list[_Piece]] = {}
+        for p in chosen.values():
+            per_file.setdefault(self.units[p.unit].file, []).append(p)
         for i in sorted(files_used, key=lambda i: (-files_used[i], i)):  # least relevant first
-            pieces = sorted((p for p in chosen.values() if self.units[p.unit].file == i),
-                            key=lambda p: (self.units[p.unit].start, self.units[p.unit].end))
+            pieces = sorted(per_file[i], key=lambda p: (self.units[p.unit].start, self.units[p.unit].end))
             parts: list[str] = []
             prev_end: int | None = None
             for n, p in enumerate(pieces):
