@@ -176,6 +176,9 @@ class UnitIndex:
                 if c > big and not sig_only:
                     text = self.signature(k)
                     c = self.cost(text)
+                if c > big:  # a skeleton too large as well: its header line alone
+                    text = text.split("\n", 1)[0].rstrip() + f" {ELISION}"
+                    c = self.cost(text)
                 if len(mid) >= 32 and mid in text:
                     continue
                 extra = 0 if u.file in files_used else self.sep_cost + self.cost(self.files[u.file].path) + 2

@@ -123,6 +123,8 @@ class _Splitter:
         return "\n".join(lines) + ("\n" + tail if tail else "")
 
     def add(self, s: int, e: int, kind: str, names, skeleton: str | None = None) -> None:
+        while s > 0 and self.data[s - 1:s] in (b" ", b"\t"):  # keep the indentation of the first line
+            s -= 1
         if e > s:
             self.units.append(Unit(self.file, self.char(s), self.char(e), kind, tuple(dict.fromkeys(names)),
                                    skeleton))

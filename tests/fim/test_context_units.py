@@ -119,11 +119,13 @@ def test_class_too_large_shows_as_skeleton_and_units_of_one_file_share_one_entry
     lib = "import os\n\n\nclass Engine:\n" + methods + "\n\ndef start(e):\n    return e\n"
     files = [RepoFile("lib.py", lib, "python"),
              RepoFile("app.py", "from lib import Engine, start\n\nstart(Engine())\n", "python")]
-    ctx = _ctx(files, "app.py", max_cost=6000)
+    ctx = _ctx(files, "app.py", max_cost=24_000)
     assert [p for p, _ in ctx] == ["lib.py"]  # several units, one <|file_sep|> entry
     text = ctx[0][1]
     assert "class Engine:" in text and f"def m79(self, x):\n        \"\"\"Doc 79.\"\"\"\n        {ELISION}" in text
-    assert "return x + 79 * 2" not in text  # bodies elided in the skeleton
+    assert f"class Engine:\n    def m0(self, x):\n        \"\"\"Doc 0.\"\"\"\n        {ELISION}\n    def m1" in text
+    small = _ctx(files, "app.py", max_cost=2000)  # the skeleton does not fit a quarter: the header line alone
+    assert f"class Engine: {ELISION}" in _text(small)
     assert text.index("class Engine:") < text.index("def start(e):")  # file order
     assert f"\n{ELISION}\n" in text
 
