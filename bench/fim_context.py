@@ -17,6 +17,8 @@ Per language of the target file:
 - **xfile recall**: every identifier of the middle that the target file does not define and another file of the
   repo does (same regex), imported or not (Go same-package names, Java same-package classes, methods called
   on objects); a hit when the context holds a definition of it;
+- **def recall, import visible**: the same, only names whose import statement is outside the middle (a
+  retriever that sees prefix and suffix only cannot know the others);
 - **ctx tok**: context tokens per sample (characters / 4; no tokenizer is loaded);
 - **samples/s**: ``FimStage.process`` CPU time per core (``time.process_time``), repo level, whole stage.
 
@@ -64,7 +66,8 @@ def load_repo(entry, max_files: int, max_bytes: int = 200_000) -> list[dict]:
 
 
 def metrics(rows: list[dict], records_by_mode: dict[str, list[dict]], seed: int) -> dict:
-    """Per (language, mode): [def hits, def total, xfile hits, xfile total, context chars, samples]."""
+    """Per (language, mode): [def hits, def total, xfile hits, xfile total, context chars, samples, def hits and
+    total where the import statement is outside the middle]."""
     from codeflow.fim.format import parse_repo
     from codeflow.fim.imports import ImportGraph, imported_names
     from codeflow.fim.units import regex_names
@@ -76,7 +79,7 @@ def metrics(rows: list[dict], records_by_mode: dict[str, list[dict]], seed: int)
     for names in defined.values():
         for n in names:
             def_count[n] += 1
-    out: dict[tuple[str, str], list[float]] = defaultdict(lambda: [0, 0, 0, 0, 0, 0])
+    out: dict[tuple[str, str], list[float]] = defaultdict(lambda: [0, 0, 0, 0, 0, 0, 0, 0])
     paths = sorted(by_path)
 
     def score(lang: str, mode: str, rec: dict, context_text: str) -> None:
@@ -95,6 +98,9 @@ def metrics(rows: list[dict], records_by_mode: dict[str, list[dict]], seed: int)
         acc[3] += len(xfile)
         acc[4] += len(context_text)
         acc[5] += 1
+        visible = gt_defs & {n for _, n in imported_names(rec["prefix"] + rec["suffix"], row["language"])}
+        acc[6] += len(visible & ctx_defs)
+        acc[7] += len(visible)
 
     for mode, records in records_by_mode.items():
         for rec in records:
@@ -129,7 +135,7 @@ def main() -> int:
     from codeflow.fim.stage import FimConfig, FimStage
     from codeflow.repos import read_repo_list
 
-    totals: dict[tuple[str, str], list[float]] = defaultdict(lambda: [0, 0, 0, 0, 0, 0])
+    totals: dict[tuple[str, str], list[float]] = defaultdict(lambda: [0, 0, 0, 0, 0, 0, 0, 0])
     speed: list[tuple[str, int, dict[str, float]]] = []
     for entry in read_repo_list(args.repos):
         rows = load_repo(entry, args.max_files)
@@ -166,6 +172,11 @@ def main() -> int:
         new, rnd = totals[(lang, "units")], totals[(lang, "random")]
         ratio = (new[2] / new[3]) / (rnd[2] / rnd[3]) if new[3] and rnd[2] else float("nan")
         print(f"{lang:12s} {int(totals[(lang, 'units')][5]):5d} " + " ".join(cells) + f" {ratio:17.2f}")
+    print("\n## def recall where the import statement itself is visible (not inside the middle)")
+    print(f"{'language':12s} " + " ".join(f"{m:>16s}" for m in shown))
+    for lang in sorted({k[0] for k in totals}):
+        cells = [f"{a[6] / a[7]:.2f} ({int(a[7])})" if a[7] else "-" for a in (totals[(lang, m)] for m in shown)]
+        print(f"{lang:12s} " + " ".join(f"{c:>16s}" for c in cells))
     print("\n## samples/s per core (FimStage.process, repo level, fim_rate 1.0); anchor: files (old retriever)")
     print(f"{'repo':28s} {'files':>6s} " + " ".join(f"{m:>11s}" for m in MODES) + f" {'units/files':>12s}")
     for name, n, sps in speed:
