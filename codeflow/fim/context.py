@@ -78,7 +78,7 @@ class BM25Index:
             self.idf[term] = idf
             self.postings[term] = (docs_of[s:e], idf * weights[s:e])
 
-    def query_terms(self, terms: Sequence[str], limit: int = 64) -> list[str]:
+    def query_terms(self, terms: Iterable[str], limit: int = 64) -> list[str]:
         """The ``limit`` rarest distinct terms of a query: they carry almost all of the BM25 score, and the
         cap keeps a target's cost bounded on repos with thousands of files (common terms have long postings)."""
         uniq = sorted(set(terms), key=lambda t: (-self.idf.get(t, 0.0), t))

@@ -36,6 +36,7 @@ from codeflow.fim.units import ELISION, Unit, file_units
 
 _WS = re.compile(r"\s+")
 _IDENT = re.compile(r"[A-Za-z_$][\w$]*")
+NEAR_CHARS = 6000  # referenced names are looked for this far before and after the hole
 MAX_DEFS_PER_NAME = 3  # a name defined in more places than this (``__init__``, ``String``) is too ambiguous
 
 
@@ -113,9 +114,10 @@ class UnitIndex:
         next to the cut is what the middle most likely uses too), then fewer definitions first."""
         own = {n for k in self.by_file[target] for n in self.units[k].names}
         dist: dict[str, int] = {}
-        for m in _IDENT.finditer(prefix):
-            dist[m.group()] = len(prefix) - m.end()  # later occurrences overwrite: distance of the last one
-        for m in _IDENT.finditer(suffix):
+        near = prefix[-NEAR_CHARS:]  # names far from the hole rarely make the budget: scan a window around it
+        for m in _IDENT.finditer(near):
+            dist[m.group()] = len(near) - m.end()  # later occurrences overwrite: distance of the last one
+        for m in _IDENT.finditer(suffix, 0, NEAR_CHARS):
             d = m.start()
             if d < dist.get(m.group(), 1 << 60):
                 dist[m.group()] = d
@@ -124,8 +126,8 @@ class UnitIndex:
         names.sort(key=lambda n: (dist[n], len(self.defs[n]), n))
         return [k for n in names for k in self.defs[n] if self.units[k].file != target]
 
-    def _bm25(self, target: int, query_tokens: list[str]) -> list[int]:
-        terms = self.bm25.query_terms([t.lower() for t in query_tokens if len(t) >= 2])
+    def _bm25(self, target: int, query_tokens: Sequence[str]) -> list[int]:
+        terms = self.bm25.query_terms({t.lower() for t in set(query_tokens) if len(t) >= 2})
         scores = self.bm25.scores(terms)
         mine = self.by_file[target]
         if mine:
