@@ -30,12 +30,13 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from codeflow.fim.context import BM25Index, RepoFile, identifier_tokens
+from codeflow.fim.context import BM25Index, RepoFile
 from codeflow.fim.imports import ImportGraph, imported_names
 from codeflow.fim.units import ELISION, Unit, file_units
 
 _WS = re.compile(r"\s+")
 _IDENT = re.compile(r"[A-Za-z_$][\w$]*")
+_TOKEN = re.compile(r"[a-z_][a-z0-9_]+")  # on lowercased text: ``identifier_tokens`` in one C call
 NEAR_CHARS = 6000  # referenced names are looked for this far before and after the hole
 MAX_DEFS_PER_NAME = 3  # a name defined in more places than this (``__init__``, ``String``) is too ambiguous
 
@@ -72,13 +73,15 @@ class UnitIndex:
         self.texts = [self._full(u) for u in self.units]
         self.hashes = [_norm_hash(t) for t in self.texts]
         self.file_hash = [hashlib.blake2b(f.content.encode(), digest_size=12).digest() for f in files]
-        self.bm25 = BM25Index([identifier_tokens(t) for t in self.texts])
+        self.bm25 = BM25Index([_TOKEN.findall(t.lower()) for t in self.texts])
         self.defs: dict[str, list[int]] = {}
         for k, u in enumerate(self.units):
             for name in u.names:
                 self.defs.setdefault(name, []).append(k)
         self.graph = ImportGraph([(f.path, f.content, f.language) for f in files])
         self.pos = {f.path: i for i, f in enumerate(files)}
+        self._forms: dict[tuple[int, bool, int], tuple[str, int]] = {}
+        self._elision_cost = cost(ELISION) + 2
 
     def take_tree(self, i: int):
         """The parse of file ``i`` (once: it is dropped here, so trees do not outlive their target's sample)."""
@@ -137,6 +140,23 @@ class UnitIndex:
         return [int(k) for k in order[:256]]
 
     # ---- selection -------------------------------------------------------------------------------
+    def _form(self, k: int, sig_only: bool, big: int) -> tuple[str, int]:
+        """How unit ``k`` is shown and what it costs: whole, else (over ``big``) its skeleton/signature, else its
+        header line. Cached: the same units come up for many targets of a repository."""
+        key = (k, sig_only, big)
+        hit = self._forms.get(key)
+        if hit is None:
+            text = self.signature(k) if sig_only else self.texts[k]
+            c = self.cost(text)
+            if c > big and not sig_only:
+                text = self.signature(k)
+                c = self.cost(text)
+            if c > big:  # a skeleton too large as well: its header line alone
+                text = text.split("\n", 1)[0].rstrip() + f" {ELISION}"
+                c = self.cost(text)
+            hit = self._forms[key] = (text, c)
+        return hit
+
     def context(self, target: int, prefix: str, suffix: str, middle: str, max_cost: int,
                 max_files: int) -> list[tuple[str, str]]:
         """``[(path, content), ...]`` in render order (most relevant last) for ``files[target]``.
@@ -173,20 +193,13 @@ class UnitIndex:
                     break
                 if k in chosen or u.file in banned_files or self.hashes[k] in banned:
                     continue
-                text = self.signature(k) if sig_only else self.texts[k]
-                c = self.cost(text)
-                if c > big and not sig_only:
-                    text = self.signature(k)
-                    c = self.cost(text)
-                if c > big:  # a skeleton too large as well: its header line alone
-                    text = text.split("\n", 1)[0].rstrip() + f" {ELISION}"
-                    c = self.cost(text)
-                if len(mid) >= 32 and mid in text:
+                text, c = self._form(k, sig_only, big)
+                if used + c > max_cost or (len(mid) >= 32 and mid in text):
                     continue
                 extra = 0 if u.file in files_used else self.sep_cost + self.cost(self.files[u.file].path) + 2
                 if u.file not in files_used and len(files_used) >= max_files:
                     continue
-                piece = c + self.cost(ELISION) + 2  # an elision line may follow it
+                piece = c + self._elision_cost  # an elision line may follow it
                 if used + extra + piece > max_cost:
                     continue
                 used += extra + piece
