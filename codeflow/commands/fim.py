@@ -25,8 +25,11 @@ from codeflow.commands.common import engine_options
               help="Repo level: budget for the rendered context files, in characters.")
 @click.option("--max-context-files", type=click.IntRange(min=0), default=32, show_default=True,
               help="Repo level: at most this many context files.")
+@click.option("--context", "context_mode", type=click.Choice(["units", "units_bm25", "files"]), default="units",
+              show_default=True, help="Repo level: units = definitions of imported/used names, import skeletons, "
+              "BM25 units; units_bm25 = BM25 units only; files = whole files ranked by --retriever.")
 @click.option("--retriever", default="bm25_imports", show_default=True,
-              help="Repo level context ranking: bm25_imports, bm25, hash_embed (or one you registered).")
+              help="Repo level, --context files: bm25_imports, bm25, hash_embed (or one you registered).")
 @click.option("--max-lines", type=click.IntRange(min=1), default=15, show_default=True,
               help="Line mode: the middle is 1..N whole lines.")
 @click.option("--min-middle-bytes", type=click.IntRange(min=1), default=2, show_default=True,
@@ -41,7 +44,8 @@ from codeflow.commands.common import engine_options
 @click.option("--no-report", is_flag=True, help="Skip OUT/_report.html.")
 @engine_options
 def fim(level: str, inputs: tuple[str, ...], repos: str | None, out: str, fim_rate: float, modes: str,
-        mode_weights: str | None, max_context_chars: int, max_context_files: int, retriever: str, max_lines: int,
+        mode_weights: str | None, max_context_chars: int, max_context_files: int, context_mode: str, retriever: str,
+        max_lines: int,
         min_middle_bytes: int, max_middle_bytes: int, max_file_chars: int, token_preset: str, seed: int,
         no_report: bool, engine: str, workers: int, overwrite: bool) -> None:
     """Split files into (prefix, middle, suffix) and render FIM training text; bad files go to OUT/rejects."""
@@ -60,7 +64,7 @@ def fim(level: str, inputs: tuple[str, ...], repos: str | None, out: str, fim_ra
                         kinds), seed=seed, max_lines=max_lines, min_middle_bytes=min_middle_bytes,
                         max_middle_bytes=max_middle_bytes, max_file_chars=max_file_chars,
                         max_context_chars=max_context_chars, max_context_files=max_context_files,
-                        retriever=retriever, tokens=get_tokens(token_preset))
+                        retriever=retriever, context=context_mode, tokens=get_tokens(token_preset))
     except ValueError as e:
         raise click.UsageError(str(e)) from None
     summaries = []

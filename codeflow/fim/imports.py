@@ -90,12 +90,26 @@ class ImportGraph:
             for i in range(len(dparts)):
                 if dparts[i:] != [""]:
                     by_dir["/".join(dparts[i:])].add(path)
+        # Go: an import path is a module path + directory; the root package of a module has no directory to
+        # match, so an unresolved path falls back to the files whose ``package`` clause names its last segment.
+        self._go_pkg: dict[str, set[str]] = defaultdict(set)
+        for path, content, language in files:
+            if (language or "").lower() == "go":
+                m = _GO_PACKAGE.search(content)
+                if m and not m.group(1).endswith("_test"):
+                    self._go_pkg[m.group(1)].add(path)
+        self._by_suffix, self._by_dir = by_suffix, by_dir
         self.edges: dict[str, set[str]] = defaultdict(set)
         for path, content, language in files:
             for imp in import_strings(content, language):
-                norm = _normalize(imp, path, language)
-                hits = self._resolve(norm, by_suffix, by_dir)
-                self.edges[path].update(h for h in hits if h != path)
+                self.edges[path].update(h for h in self.resolve(imp, path, language) if h != path)
+
+    def resolve(self, imp: str, importer: str, language: str | None) -> set[str]:
+        """Repo files an import string names, seen from ``importer`` (empty when it is outside the repo)."""
+        hits = self._resolve(_normalize(imp, importer, language), self._by_suffix, self._by_dir)
+        if not hits and (language or "").lower() == "go" and "/" in imp:
+            hits = set(self._go_pkg.get(imp.rstrip("/").rsplit("/", 1)[-1], ()))
+        return hits
 
     @staticmethod
     def _resolve(norm: str, by_suffix: dict[str, set[str]], by_dir: dict[str, set[str]]) -> set[str]:
@@ -112,3 +126,75 @@ class ImportGraph:
 
     def imports(self, path: str) -> set[str]:
         return self.edges.get(path, set())
+
+
+_PY_FROM = re.compile(r"^[ \t]*from\s+(\.*[\w.]*)\s+import\s+(\([^)]*\)|[^\n]*)", re.M)
+_JAVA_IMPORT = re.compile(r"^\s*import\s+(?:static\s+)?([\w.]+?)\.(\w+)\s*;?\s*$", re.M)
+_JS_IMPORT = re.compile(r"""\b(?:import|export)\s+(?:type\s+)?([\w$\s{},*]*?)\s*from\s+['"]([^'"]+)['"]""")
+_RUST_USE = re.compile(r"^\s*(?:pub(?:\([^)]*\))?\s+)?use\s+([\w:]+?)(?:::\{([^}]*)\}|::(\w+))?(?:\s+as\s+\w+)?\s*;",
+                       re.M)
+_GO_PACKAGE = re.compile(r"^package\s+(\w+)", re.M)
+_GO_SELECTOR = re.compile(r"\b(\w+)\.([A-Z]\w*)")
+_GO_IMPORT = re.compile(r"""^\s*(?:import\s+)?(?:(\w+)\s+)?"([^"]+)"\s*$""", re.M)
+
+
+def _names(spec: str) -> list[str]:
+    """``A, B as C, (D,\n E)`` -> ``[A, B, D, E]`` (the names as defined in the imported module)."""
+    out = []
+    for item in spec.strip("() \t\n").replace("\n", ",").split(","):
+        name = item.strip().split(" as ")[0].strip().split()[-1:] if item.strip() else []
+        if name and name[0] not in ("*", "type") and re.fullmatch(r"[A-Za-z_$][\w$]*", name[0]):
+            out.append(name[0])
+    return out
+
+
+def imported_names(content: str, language: str | None) -> list[tuple[str, str]]:
+    """``(module, name)`` for every name a file imports explicitly, in file order.
+
+    Python ``from a.b import C`` -> ``("a.b", "C")``; Java/Kotlin/Scala ``import a.b.C`` -> ``("a.b.C", "C")``
+    (the class file itself); JS/TS ``import {A, B as C} from './x'`` and ``import D from './x'``; Rust
+    ``use crate::a::{B, C}``; Go: ``pkg.Name`` selectors of each imported package (Go imports packages, the
+    names are what the file uses from them). C includes name no symbols (the header's skeleton stands in).
+    """
+    lang = _ALIASES.get((language or "").lower(), (language or "").lower())
+    out: list[tuple[str, str]] = []
+    if lang == "python":
+        for m in _PY_FROM.finditer(content):
+            spec = m.group(2).split("#")[0] if not m.group(2).startswith("(") else m.group(2)
+            out.extend((m.group(1), n) for n in _names(spec))
+    elif lang in ("java", "kotlin", "scala"):
+        for m in _JAVA_IMPORT.finditer(content):
+            mod, name = m.group(1), m.group(2)
+            if name[:1].isupper():
+                out.append((f"{mod}.{name}", name))
+            else:  # static member import: a.b.Class.member -> the class file, the member name
+                out.append((mod, name))
+                out.append((mod, mod.rsplit(".", 1)[-1]))
+    elif lang == "javascript":
+        for m in _JS_IMPORT.finditer(content):
+            spec, mod = m.group(1), m.group(2)
+            if "* as" in spec:
+                continue
+            out.extend((mod, n) for n in _names(spec.replace("{", ",").replace("}", ",")))
+    elif lang == "rust":
+        for m in _RUST_USE.finditer(content):
+            path = m.group(1)
+            if m.group(2) is not None:
+                out.extend((path, n) for n in _names(m.group(2)) if n != "self")
+            elif m.group(3):
+                out.append((path, m.group(3)))
+            elif "::" in path:
+                mod, _, name = path.rpartition("::")
+                out.append((mod, name))
+    elif lang == "go":
+        block = re.search(r"^import\s*\(([^)]*)\)", content, re.M)
+        specs = [(m.group(1), m.group(2)) for m in _GO_IMPORT.finditer(block.group(1) if block else "")]
+        specs += [(m.group(1), m.group(2)) for m in re.finditer(r'^import\s+(?:(\w+)\s+)?"([^"]+)"', content, re.M)]
+        pkgs = {alias or path.rstrip("/").rsplit("/", 1)[-1]: path for alias, path in specs}
+        seen: set[tuple[str, str]] = set()
+        for m in _GO_SELECTOR.finditer(content):  # one pass over the file for every imported package
+            path = pkgs.get(m.group(1))
+            if path is not None and (path, m.group(2)) not in seen:
+                seen.add((path, m.group(2)))
+                out.append((path, m.group(2)))
+    return out

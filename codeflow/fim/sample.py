@@ -75,13 +75,17 @@ def _apply(kind: str, text: str, data: bytes, language: str | None, rng: random.
     return span
 
 
-def choose_split(text: str, data: bytes, language: str | None, rng: random.Random, p: SplitParams) -> Split:
-    """Decide FIM or plain (probability ``fim_rate``), draw a kind, apply it with fallbacks."""
+def choose_split(text: str, data: bytes, language: str | None, rng: random.Random, p: SplitParams,
+                 tree=None) -> Split:
+    """Decide FIM or plain (probability ``fim_rate``), draw a kind, apply it with fallbacks.
+
+    ``tree``: a tree-sitter parse of ``data`` in ``language`` made already (repo context splits files into
+    units), so AST modes do not parse the file a second time."""
     if rng.random() >= p.fim_rate:
         return Split("none", "none", Span(len(text), len(text)))
     requested = rng.choices(p.modes, p.weights)[0]
     chain = _AST_ORDER.get(requested, (requested,)) + ("line", "char")
-    tree_box: list = [None]
+    tree_box: list = [tree]
     seen = set()
     for kind in chain:
         if kind in seen:

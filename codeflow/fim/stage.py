@@ -16,19 +16,23 @@ column at all).
 from __future__ import annotations
 
 from collections import Counter
+from collections.abc import Callable
 from dataclasses import dataclass, field
+from functools import partial
 
 import pyarrow as pa
 
 from codeflow.fim.ast_split import AstBounds
 from codeflow.fim.context import RepoFile, get_retriever, select_context
 from codeflow.fim.format import check_text, render_file, render_repo
+from codeflow.fim.repo_context import UnitIndex
 from codeflow.fim.sample import SPLIT_KINDS, SplitParams, choose_split, expand_modes, rng_for
 from codeflow.fim.tokens import QWEN, FimTokens
 from codeflow.records import FIM_SCHEMA, rejects_table, stable_id
 from codeflow.stage import Stage, StageResult
 
 LEVELS = ("file", "repo")
+CONTEXT_MODES = ("units", "units_bm25", "files")
 DEFAULT_WEIGHTS = {"char": 0.2, "line": 0.3, "ast_expression": 0.15, "ast_statement": 0.2, "ast_function": 0.15}
 
 
@@ -49,7 +53,8 @@ class FimConfig:
     ast_window_bytes: int = 4096
     max_context_chars: int = 32_768
     max_context_files: int = 32
-    retriever: str = "bm25_imports"
+    retriever: str = "bm25_imports"  # ranks whole files (context="files")
+    context: str = "units"  # units: definitions + skeletons + BM25 units; units_bm25: BM25 units; files: whole files
     tokens: FimTokens = field(default_factory=lambda: QWEN)
 
     def __post_init__(self) -> None:
@@ -65,6 +70,8 @@ class FimConfig:
         if self.min_middle_bytes > self.max_middle_bytes:
             raise ValueError("min_middle_bytes > max_middle_bytes")
         get_retriever(self.retriever)  # fail early on an unknown name
+        if self.context not in CONTEXT_MODES:
+            raise ValueError(f"context must be one of {CONTEXT_MODES}, not {self.context!r}")
 
     def split_params(self) -> SplitParams:
         bounds = AstBounds(self.min_middle_bytes, self.max_middle_bytes, self.max_ast_file_bytes,
@@ -190,16 +197,23 @@ class FimStage(Stage):
         kept = pa.Table.from_pylist([r for _, r in out], schema=FIM_SCHEMA) if out else FIM_SCHEMA.empty_table()
         return StageResult(kept, rejects_table(rejects), stats)
 
-    def _sample(self, f: _File, params: SplitParams, context: list[_File], stats: Counter) -> dict:
+    def _sample(self, f: _File, params: SplitParams, context: list[tuple[str, str]] | ContextFn,
+                stats: Counter, tree=None) -> dict:
+        """``context``: ``[(path, content)]``, or a function of (prefix, middle, suffix) giving it once the
+        split is known (unit context ranks on prefix+suffix and drops copies of the middle)."""
         cfg = self.config
         rng = rng_for(f.file_id, cfg.seed, cfg.level)
-        split = choose_split(f.text, f.data, f.language, rng, params)
+        split = choose_split(f.text, f.data, f.language, rng, params, tree)
         pre, mid, suf = split.cut(f.text)
         fim = split.kind != "none"
+        if callable(context):
+            context = context(pre, mid, suf)
+            stats["context_files"] += len(context)
+            stats["context_chars"] += sum(len(cfg.tokens.file_sep) + len(p) + len(c) + 2 for p, c in context)
         if cfg.level == "file":
             text = render_file(pre, mid, suf, fim, cfg.tokens)
         else:
-            text = render_repo(f.repo or "", [(c.path, c.text) for c in context], f.path or "", pre, mid, suf,
+            text = render_repo(f.repo or "", context, f.path or "", pre, mid, suf,
                                fim, cfg.tokens)
         stats[f"split_{split.kind}"] += 1
         if split.kind != split.requested:
@@ -207,11 +221,15 @@ class FimStage(Stage):
         return {"id": stable_id(f.file_id, cfg.level, str(cfg.seed), prefix="fim:"), "file_id": f.file_id,
                 "repo": f.repo, "path": f.path, "language": f.language, "level": cfg.level,
                 "split_kind": split.kind, "requested_kind": split.requested, "prefix": pre, "middle": mid,
-                "suffix": suf, "context_paths": [c.path for c in context], "text": text, "seed": cfg.seed}
+                "suffix": suf, "context_paths": [p for p, _ in context], "text": text, "seed": cfg.seed}
 
     def _repo_samples(self, group: list[_File], params: SplitParams, stats: Counter) -> list[tuple[int, dict]]:
         cfg = self.config
         repo_files = [RepoFile(f.path or "", f.text, f.language) for f in group]
+        if cfg.context != "files":
+            index = UnitIndex(repo_files, file_sep_cost=len(cfg.tokens.file_sep), mode=cfg.context)
+            return [(f.row, self._sample(f, params, partial(_unit_context, index, t, cfg), stats, index.take_tree(t)))
+                    for t, f in enumerate(group)]
         rank = get_retriever(cfg.retriever)(repo_files)
         sep = len(cfg.tokens.file_sep)
         sizes = [sep + len(f.path or "") + len(f.text) + 2 for f in group]
@@ -219,11 +237,19 @@ class FimStage(Stage):
         for t, f in enumerate(group):
             chosen = select_context(rank(t), sizes, cfg.max_context_chars, cfg.max_context_files,
                                     eligible=lambda i, p=f.path: group[i].path != p)
-            context = [group[i] for i in reversed(chosen)]  # most relevant last, right before the target
+            context = [(group[i].path or "", group[i].text) for i in reversed(chosen)]  # most relevant last
             stats["context_files"] += len(context)
             stats["context_chars"] += sum(sizes[i] for i in chosen)
             out.append((f.row, self._sample(f, params, context, stats)))
         return out
+
+
+ContextFn = Callable[[str, str, str], list[tuple[str, str]]]
+
+
+def _unit_context(index: UnitIndex, target: int, cfg: FimConfig, pre: str, mid: str,
+                  suf: str) -> list[tuple[str, str]]:
+    return index.context(target, pre, suf, mid, cfg.max_context_chars, cfg.max_context_files)
 
 
 def _guess_language(path: str | None, text: str) -> str | None:

@@ -13,6 +13,7 @@ import pyarrow.parquet as pq
 from codeflow.fim.format import parse_file, parse_repo
 from codeflow.fim.run import run_fim
 from codeflow.fim.stage import FimConfig, FimStage
+from codeflow.fim.units import ELISION
 from codeflow.lake import StageOutput
 from tests.fim.helpers import code_row, sample_rows, stdlib_rows, table, write_shard
 from tests.fim.test_ast import node_spans
@@ -37,8 +38,12 @@ def check_records(records: list[dict], rows: list[dict], level: str, cfg: FimCon
             assert parsed.repo_name == rec["repo"] and parsed.target_path == rec["path"]
             assert [p for p, _ in parsed.context] == rec["context_paths"]
             assert rec["path"] not in rec["context_paths"]
-            for path, content in parsed.context:  # only same-repo files, verbatim
-                assert by_repo_path[(rec["repo"], path)] == content
+            for path, content in parsed.context:  # only same-repo text: whole files, or units/skeletons of them
+                src_text = by_repo_path[(rec["repo"], path)]
+                if cfg.context == "files":
+                    assert src_text == content
+                for line in content.split("\n"):
+                    assert line.replace(ELISION, "").rstrip() in src_text
             ctx_chars = sum(len(cfg.tokens.file_sep) + len(p) + len(c) + 2 for p, c in parsed.context)
             assert ctx_chars <= cfg.max_context_chars and len(parsed.context) <= cfg.max_context_files
         else:
@@ -56,12 +61,14 @@ def test_file_level_invariants_all_languages() -> None:
 
 
 def test_repo_level_context_same_repo_budgets() -> None:
-    cfg = FimConfig(level="repo", fim_rate=1.0, max_context_chars=3000, max_context_files=4, modes=("ast", "line"))
-    res = FimStage(cfg).process(table(ROWS), "u")
-    recs = res.kept.to_pylist()
-    assert len(recs) == len(ROWS)
-    check_records(recs, ROWS, "repo", cfg)
-    assert sum(len(r["context_paths"]) for r in recs) > len(recs)  # context is actually used
+    for mode in ("units", "files"):
+        cfg = FimConfig(level="repo", fim_rate=1.0, max_context_chars=3000, max_context_files=4, modes=("ast", "line"),
+                        context=mode)
+        res = FimStage(cfg).process(table(ROWS), "u")
+        recs = res.kept.to_pylist()
+        assert len(recs) == len(ROWS)
+        check_records(recs, ROWS, "repo", cfg)
+        assert sum(len(r["context_paths"]) for r in recs) > len(recs)  # context is actually used
     stats = FimStage(FimConfig(level="repo", max_context_chars=0)).process(table(ROWS), "u")
     assert all(r == [] for r in stats.kept.column("context_paths").to_pylist())
 
@@ -178,10 +185,11 @@ def test_cli_repos_reads_real_git_repos_through_the_code_stage(tmp_path: Path, c
         by_repo.setdefault(rec["repo"], set()).add(rec["path"])
     assert by_repo == {"acme/one": {"pkg/util.py", "pkg/main.py", "web/app.js"}, "acme/two": {"lib.rs", "main.rs"}}
     for rec in kept:
-        assert set(rec["context_paths"]) == by_repo[rec["repo"]] - {rec["path"]}  # whole repo fits the budget
+        assert set(rec["context_paths"]) <= by_repo[rec["repo"]] - {rec["path"]}
         assert parse_repo(rec["text"]).repo_name == rec["repo"]
     main_rec = next(r for r in kept if r["path"] == "pkg/main.py")
     assert main_rec["context_paths"][-1] == "pkg/util.py"  # imported file ranks first: rendered next to the target
+    assert parse_repo(main_rec["text"]).context[-1][1] == util.rstrip("\n")  # the imported definition, whole
     assert not (out / "_work").exists() and (out / "_report.html").exists()
 
 

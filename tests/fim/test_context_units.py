@@ -1,0 +1,183 @@
+"""Unit-level repo context: import resolution per language, definitions that reach the context from files
+larger than the budget, no leak of the middle, layout, determinism, and the stage invariants with it."""
+
+from __future__ import annotations
+
+import pytest
+
+from codeflow.fim.context import RepoFile
+from codeflow.fim.format import parse_repo
+from codeflow.fim.imports import ImportGraph, imported_names
+from codeflow.fim.repo_context import UnitIndex
+from codeflow.fim.stage import FimConfig, FimStage
+from codeflow.fim.units import ELISION, file_units
+from tests.fim.helpers import code_row, sample_rows, table
+
+
+def _filler(n: int, lang: str = "python") -> str:
+    if lang == "python":
+        return "".join(f"def filler_{i}(a, b):\n    total = a * {i} + b\n    return total - {i}\n\n\n"
+                       for i in range(n))
+    return "".join(f"func filler{i}(a int) int {{\n\treturn a * {i}\n}}\n\n" for i in range(n))
+
+
+def _ctx(files: list[RepoFile], target: str, max_cost: int = 4000, middle: str = "") -> list[tuple[str, str]]:
+    idx = UnitIndex(files)
+    t = [f.path for f in files].index(target)
+    content = files[t].content
+    return idx.context(t, content, "", middle, max_cost, 8)
+
+
+def _text(ctx: list[tuple[str, str]]) -> str:
+    return "\n".join(c for _, c in ctx)
+
+
+CASES = {
+    "python package __init__ re-export + src layout": (
+        [RepoFile("src/shop/__init__.py", "from shop._core import Cart\n", "python"),
+         RepoFile("src/shop/_core.py", _filler(60) + "class Cart:\n    def add(self, item):\n        return item\n",
+                  "python"),
+         RepoFile("app.py", "from shop import Cart\n\ncart = Cart()\n", "python")],
+        "app.py", "class Cart:"),
+    "python relative import": (
+        [RepoFile("pkg/util.py", _filler(60) + "def slugify(title):\n    return title.lower()\n", "python"),
+         RepoFile("pkg/main.py", "from .util import slugify\n\nprint(slugify('A'))\n", "python")],
+        "pkg/main.py", "def slugify(title):"),
+    "java import": (
+        [RepoFile("src/main/java/com/acme/Money.java",
+                  "package com.acme;\n\npublic final class Money {\n  public long cents() { return 0; }\n}\n", "java"),
+         RepoFile("src/main/java/com/acme/app/Shop.java",
+                  "package com.acme.app;\n\nimport com.acme.Money;\n\nclass Shop { Money m; }\n", "java")],
+        "src/main/java/com/acme/app/Shop.java", "public final class Money"),
+    "kotlin import": (
+        [RepoFile("src/acme/Money.kt", "package acme\n\nclass Money(val cents: Long)\n", "kotlin"),
+         RepoFile("src/app/Shop.kt", "package app\n\nimport acme.Money\n\nfun total(): Money = Money(1)\n", "kotlin")],
+        "src/app/Shop.kt", "class Money"),
+    "typescript .js -> .ts": (
+        [RepoFile("source/errors.ts", "export class HttpError extends Error {\n  status = 0;\n}\n", "typescript"),
+         RepoFile("source/index.ts", "import {HttpError} from './errors.js';\n\nthrow new HttpError();\n",
+                  "typescript")],
+        "source/index.ts", "export class HttpError"),
+    "go module root package": (
+        [RepoFile("command.go", "package cobra\n\n" + _filler(40, "go") + "type Command struct {\n\tUse string\n}\n",
+                  "go"),
+         RepoFile("doc/md.go", 'package doc\n\nimport (\n\t"github.com/spf13/cobra"\n)\n\n'
+                  "func Gen(c *cobra.Command) {}\n", "go")],
+        "doc/md.go", "type Command struct"),
+    "rust use": (
+        [RepoFile("src/parser.rs", "pub struct Token {\n    pub kind: u8,\n}\n", "rust"),
+         RepoFile("src/lib.rs", "mod parser;\nuse crate::parser::{Token};\n\nfn f(t: Token) {}\n", "rust")],
+        "src/lib.rs", "pub struct Token"),
+    "c include": (
+        [RepoFile("lib/ring.h", "#define RING_MAX 64\nint ring_push(int *r, int v);\n", "c"),
+         RepoFile("lib/ring.c", '#include "ring.h"\n\nint f(int *r) { return ring_push(r, RING_MAX); }\n', "c")],
+        "lib/ring.c", "int ring_push(int *r, int v);"),
+}
+
+
+@pytest.mark.parametrize("case", sorted(CASES))
+def test_imported_definition_reaches_the_context(case: str) -> None:
+    files, target, definition = CASES[case]
+    ctx = _ctx(files, target)
+    assert definition in _text(ctx)
+    assert target not in [p for p, _ in ctx]
+
+
+def test_import_resolution_and_imported_names() -> None:
+    g = ImportGraph([(f.path, f.content, f.language) for f in CASES["go module root package"][0]])
+    assert g.resolve("github.com/spf13/cobra", "doc/md.go", "go") == {"command.go"}
+    g = ImportGraph([(f.path, f.content, f.language) for f in CASES["typescript .js -> .ts"][0]])
+    assert g.resolve("./errors.js", "source/index.ts", "typescript") == {"source/errors.ts"}
+    py = CASES["python package __init__ re-export + src layout"][0]
+    g = ImportGraph([(f.path, f.content, f.language) for f in py])
+    assert g.resolve("shop._core", "app.py", "python") == {"src/shop/_core.py"}
+    assert imported_names("from a.b import (C,\n    D as E)  # x\nfrom . import f", "python") == [
+        ("a.b", "C"), ("a.b", "D"), (".", "f")]
+    assert imported_names("import a.b.C;\nimport static a.b.U.help;", "java") == [
+        ("a.b.C", "C"), ("a.b.U", "help"), ("a.b.U", "U")]
+    assert imported_names("import D, {A, B as C} from './x.js'\nimport * as ns from './y'", "typescript") == [
+        ("./x.js", "D"), ("./x.js", "A"), ("./x.js", "B")]
+    assert imported_names("use crate::a::{B, self};\nuse super::d::E;", "rust") == [
+        ("crate::a", "B"), ("super::d", "E")]
+    assert imported_names('import (\n\tf "fmt"\n)\nfunc x() { f.Println(); f.Println() }', "go") == [
+        ("fmt", "Println")]
+
+
+def test_definition_in_a_file_larger_than_the_budget_arrives_as_a_unit() -> None:
+    big = _filler(500) + "def compute_tax(amount, rate):\n    return amount * rate\n" + _filler(5)
+    files = [RepoFile("pkg/money.py", big, "python"),
+             RepoFile("pkg/shop.py", "from pkg.money import compute_tax\n\nx = compute_tax(1, 2)\n", "python")]
+    assert len(big) > 10 * 3000
+    ctx = _ctx(files, "pkg/shop.py", max_cost=3000)
+    assert "def compute_tax(amount, rate):\n    return amount * rate" in _text(ctx)
+    assert sum(11 + len(p) + len(c) + 2 for p, c in ctx) <= 3000
+
+
+def test_class_too_large_shows_as_skeleton_and_units_of_one_file_share_one_entry() -> None:
+    methods = "".join(f"    def m{i}(self, x):\n        \"\"\"Doc {i}.\"\"\"\n        return x + {i} * 2\n\n"
+                      for i in range(80))
+    lib = "import os\n\n\nclass Engine:\n" + methods + "\n\ndef start(e):\n    return e\n"
+    files = [RepoFile("lib.py", lib, "python"),
+             RepoFile("app.py", "from lib import Engine, start\n\nstart(Engine())\n", "python")]
+    ctx = _ctx(files, "app.py", max_cost=24_000)
+    assert [p for p, _ in ctx] == ["lib.py"]  # several units, one <|file_sep|> entry
+    text = ctx[0][1]
+    assert "class Engine:" in text and f"def m79(self, x):\n        \"\"\"Doc 79.\"\"\"\n        {ELISION}" in text
+    assert f"class Engine:\n    def m0(self, x):\n        \"\"\"Doc 0.\"\"\"\n        {ELISION}\n    def m1" in text
+    small = _ctx(files, "app.py", max_cost=2000)  # the skeleton does not fit a quarter: the header line alone
+    assert f"class Engine: {ELISION}" in _text(small)
+    assert text.index("class Engine:") < text.index("def start(e):")  # file order
+    assert f"\n{ELISION}\n" in text
+
+
+def test_most_relevant_file_is_last() -> None:
+    files = [RepoFile("pkg/util.py", "def helper_one(x):\n    return x\n", "python"),
+             RepoFile("pkg/other.py", "def unrelated_thing():\n    return 'helper_one main'\n", "python"),
+             RepoFile("pkg/main.py", "from pkg.util import helper_one\n\nhelper_one(1)\n", "python")]
+    ctx = _ctx(files, "pkg/main.py")
+    assert [p for p, _ in ctx][-1] == "pkg/util.py"
+
+
+def test_middle_and_copies_of_the_target_never_in_context() -> None:
+    func = "def apply_discount(price, pct):\n    cut = price * pct / 100\n    return round(price - cut, 2)\n"
+    target = "from shop.prices import base\n\n\n" + func + "\n\nprint(apply_discount(base(), 5))\n"
+    files = [RepoFile("shop/prices.py", "def base():\n    return 10\n\n\n" + func, "python"),  # copied code
+             RepoFile("shop/copy_of_main.py", target, "python"),  # a byte copy of the target
+             RepoFile("shop/main.py", target, "python")]
+    idx = UnitIndex(files)
+    pre, mid, suf = target.partition(func)
+    ctx = idx.context(2, pre, suf, mid, 10_000, 8)
+    text = _text(ctx)
+    assert "def base():" in text  # the imported definition is there
+    assert "apply_discount(price, pct)" not in text
+    assert "shop/copy_of_main.py" not in [p for p, _ in ctx]
+
+
+def test_stage_never_leaks_the_middle_and_round_trips() -> None:
+    rows = sample_rows()
+    dup = next(r for r in rows if r["path"].endswith(".py"))
+    rows.append(code_row("sample", "copies/" + dup["path"].rsplit("/", 1)[-1], dup["content"]))
+    cfg = FimConfig(level="repo", fim_rate=1.0, max_context_chars=6000, modes=("ast", "line"))
+    res = FimStage(cfg).process(table(rows), "u")
+    assert res.kept.num_rows + res.rejects.num_rows == len(rows)
+    content = {r["path"]: r["content"] for r in rows}
+    for rec in res.kept.to_pylist():
+        assert rec["prefix"] + rec["middle"] + rec["suffix"] == content[rec["path"]]
+        p = parse_repo(rec["text"])
+        ctx_text = "\n".join(c for _, c in p.context)
+        if len(rec["middle"].strip()) >= 32:
+            assert rec["middle"].strip() not in ctx_text
+        assert rec["path"] not in rec["context_paths"]
+    again = FimStage(cfg).process(table(rows), "u")
+    assert again.kept.equals(res.kept)  # deterministic
+
+
+def test_units_cover_definitions_and_keep_file_order() -> None:
+    text = "import os\n\n\ndef a():\n    return 1\n\n\nclass B:\n    x = 1\n"
+    units, tree = file_units(0, text, "python")
+    assert tree is not None
+    assert [u.names for u in units if u.kind == "def"] == [("a",), ("B",)]
+    assert [u.start for u in units] == sorted(u.start for u in units)
+    windows, none = file_units(0, "line one\n" * 100, None)
+    assert none is None and len(windows) == 3 and windows[1].start == windows[0].end
+    assert windows[-1].end == len("line one\n" * 100)
