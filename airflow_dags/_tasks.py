@@ -142,7 +142,7 @@ def train_task():
         events = context.get("triggering_asset_events") or {}
         for evs in events.values():  # scheduled on data: train on the runs that produced the assets
             data += [e.extra["run"] for e in evs if e.extra.get("run")]
-        data = sorted({d for d in data if orch.is_complete(d)})
+        data = sorted({d for d in data if orch.has_rows(d)})
         return run_step(orch.train_step(p, key, data), p, context, asset)
 
     return train()

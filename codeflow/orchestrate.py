@@ -12,6 +12,7 @@ and ends with the same bytes as an uninterrupted run. A run folder is keyed by t
 
 from __future__ import annotations
 
+import json
 import logging
 import os
 import subprocess
@@ -154,14 +155,26 @@ def default_warcs() -> list[str]:
 
 
 def default_repo_list(folder: str) -> str:
-    """A repo list with the bundled sample repository (what ``dags test`` runs on when no list is given)."""
+    """A repo list with the bundled sample repository and the demo's generated repository (a history to mine
+    triplets from): what ``dags test`` runs on when no list is given."""
     from codeflow.demo.data import bundled_sample_repo
+    from codeflow.demo.repos import build_demo_repo
 
     os.makedirs(folder, exist_ok=True)
+    calc = build_demo_repo(os.path.join(folder, "calc.git"))  # reused when it exists
     path = os.path.join(folder, "sample_repos.txt")
     with open(path, "w", encoding="utf-8") as f:
-        f.write(f"{bundled_sample_repo()}\tcodeflow/sample\n")
+        f.write(f"{bundled_sample_repo()}\tcodeflow/sample\n{calc}\tcalc (generated)\n")
     return path
+
+
+def has_rows(url: str) -> bool:
+    """A complete stage output that kept at least one record (training on an empty source is an error)."""
+    if not is_complete(url):
+        return False
+    fs, path = to_fs(url)
+    with fs.open(f"{path.rstrip('/')}/_stats.json", "rb") as f:
+        return json.load(f).get("kept", 0) > 0
 
 
 def _spark_argv(master: str, argv: list[str]) -> list[str]:
