@@ -143,7 +143,9 @@ def repos_chain(p: Params, key: str) -> list[Step]:
 
 def train_step(p: Params, key: str, data: Sequence[str]) -> Step:
     """The PLT trainer over the shards of the repository branch (``model/train.py`` as ``codeflow train``)."""
-    argv = ("train", *[w for d in data for w in ("--data", d)], "--preset", "tiny", "--max-steps", str(p.train_steps))
+    # --resume: a retried (or re-run) task continues from the run folder's newest checkpoint, like the stages
+    argv = ("train", *[w for d in data for w in ("--data", d)], "--preset", "tiny", "--max-steps", str(p.train_steps),
+            "--resume")
     skip = None if data else "no complete shards to train on"
     return _chain([Step("train", argv, stage_url(p.lake, "train", key), skip)])[0]
 
