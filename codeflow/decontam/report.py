@@ -162,7 +162,9 @@ def _hist_rows(counts: dict[str, int], threshold: float) -> list[tuple[str, int]
 
 
 def render(data: dict) -> str:
+    """The page; only ``data`` (as read back from the JSON) decides it, so --report-only gives the same bytes."""
     t = data["totals"]
+    matchers = [m for m in MATCHERS if m in data["thresholds"]]
     parts = [f"<h1>Benchmark decontamination: {esc(data['output'])}</h1>",
              f"<p class=muted>mode <code>{esc(data['mode'])}</code> · index <code>{esc(data['index_hash'])}</code> · "
              f"{data['units']} input shards</p>",
@@ -171,15 +173,16 @@ def render(data: dict) -> str:
     rows = []
     for b in data["benchmarks"]:
         rows.append([b["name"], f"{b['tasks_contaminated']} / {b['items']}", b["records"],
-                     *(b["by_matcher"].get(m, 0) for m in data["thresholds"]), b["short_segments"], b["license"]])
+                     *(b["by_matcher"].get(m, 0) for m in matchers), b["short_segments"], b["license"]])
     parts.append(section("Per benchmark", table(["benchmark", "tasks contaminated / total", "records",
-                                                  *(f"by {m}" for m in data["thresholds"]),
+                                                  *(f"by {m}" for m in matchers),
                                                   "fields shorter than n (exact substring only)", "licence"], rows)))
-    parts.append(grid([bars("Records matched, by matcher", t["by_matcher"]),
+    parts.append(grid([bars("Records matched, by matcher", [(m, t["by_matcher"].get(m, 0)) for m in matchers]),
                        bars("Contaminated records, by benchmark", [(b["name"], b["records"])
                                                                    for b in data["benchmarks"]], color="#e15759")]))
     hists = [bars(f"{m}: best score per record with any overlap (threshold {data['thresholds'][m]:g})",
-                  _hist_rows(c, data["thresholds"][m]), color="#f28e2b") for m, c in data["histograms"].items()]
+                  _hist_rows(data["histograms"][m], data["thresholds"][m]), color="#f28e2b")
+             for m in matchers if m in data["histograms"]]
     if hists:
         parts.append("<h2>Score distributions around the thresholds</h2><p class=muted>Records at or above the "
                      "marked bin are matches; the bins just below show what a lower threshold would add.</p>")
@@ -202,6 +205,7 @@ def render(data: dict) -> str:
 
 def write_json_and_html(out_url: str, data: dict) -> str:
     out = StageOutput(out_url)
+    data = json.loads(json.dumps(data, sort_keys=True))  # render exactly what --report-only will read back
     atomic_write_json(out.fs, out.path(JSON_NAME), data)
     path = out.path(HTML_NAME)
     atomic_write_bytes(out.fs, path, render(data).encode("utf-8"))

@@ -40,7 +40,12 @@ def code_row(path: str, content: str | None, repo: str = "test") -> dict:
             "source": f"{repo}:{path}"}
 
 
+# code files as another tool may hand them over: content nullable (codeflow's own shards never hold a null)
+SCHEMA = CODE_FILE_SCHEMA.set(CODE_FILE_SCHEMA.get_field_index("content"),
+                              CODE_FILE_SCHEMA.field("content").with_nullable(True))
+
+
 def write_shard(path: Path, rows: list[dict]) -> str:
     path.parent.mkdir(parents=True, exist_ok=True)
-    pq.write_table(pa.Table.from_pylist(rows, schema=CODE_FILE_SCHEMA), str(path))
+    pq.write_table(pa.Table.from_pylist(rows, schema=SCHEMA), str(path))
     return str(path)
