@@ -30,10 +30,11 @@ import numpy as np
 import pyarrow as pa
 
 from codeflow.decontam.benchmarks import Benchmark, Item, load_items
-from codeflow.decontam.tokens import ngrams, tokenize
+from codeflow.decontam.tokens import ngrams, normalized_chars, tokenize
 from codeflow.dedup.minhash import BAND_SEED, FOLD, MASK64, U64, permutations, shingle_hashes, signatures, splitmix64
 
 ANCHOR = 6            # tokens hashed to find exact-substring candidates
+MIN_SUBSTRING_TOKENS = 8  # shorter fields ("return true; }" once comments are gone) are never looked for
 BLOCK = 8             # shingles per MinHash block (window starts move in steps of one block)
 WINDOW_SIZES = tuple(sorted({max(1, round(1.15 ** k)) for k in range(40)}))  # blocks; ratio <= 1.15 from 7 up
 
@@ -193,8 +194,8 @@ def build_index(benchmarks: list[Benchmark], cfg: MatchConfig) -> DecontamIndex:
             ki.ngram_seg, ki.ngram_pos = seg_of.astype(np.int32), start.astype(np.int32)
             ki.ngram_filter = key_filter(keys)
         # exact substrings: long-enough normalised segments and every segment shorter than n
-        sub = [int(s) for s in segs if len(seg_tokens[s])
-               and len(" ".join(seg_text[s].split())) >= cfg.min_substring_chars]
+        sub = [int(s) for s in segs if len(seg_tokens[s]) >= MIN_SUBSTRING_TOKENS
+               and normalized_chars(seg_text[s], kind) >= cfg.min_substring_chars]
         if sub:
             lens = np.array([min(len(seg_tokens[s]), ANCHOR) for s in sub], dtype=np.int64)
             prefix = np.concatenate([seg_tokens[s][:ANCHOR] for s in sub])

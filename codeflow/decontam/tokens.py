@@ -104,6 +104,13 @@ def token_spans(text: str, kind: str) -> list[tuple[int, int]]:
     return [m.span() for m in _WORD_TOKEN.finditer(text)]
 
 
+def normalized_chars(text: str, kind: str) -> int:
+    """Length of the text as the matchers see it: comments gone (code), words only (prose), single spaces."""
+    if kind == "code":
+        return len(" ".join(blank_comments(text).split()))
+    return len(" ".join(_WORD_TOKEN.findall(text)))
+
+
 def char_span(spans: list[tuple[int, int]], first: int, last: int) -> tuple[int, int]:
     """Characters covered by tokens ``first..last`` (inclusive; clamped when the two tokenizers disagree)."""
     if not spans:
