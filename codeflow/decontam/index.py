@@ -36,7 +36,7 @@ from codeflow.dedup.minhash import BAND_SEED, FOLD, MASK64, U64, permutations, s
 ANCHOR = 6            # tokens hashed to find exact-substring candidates
 MIN_SUBSTRING_TOKENS = 8  # shorter fields ("return true; }" once comments are gone) are never looked for
 BLOCK = 8             # shingles per MinHash block (window starts move in steps of one block)
-WINDOW_SIZES = tuple(sorted({max(1, round(1.15 ** k)) for k in range(40)}))  # blocks; ratio <= 1.15 from 7 up
+WINDOW_SIZES = tuple(sorted({max(1, round(1.2 ** k)) for k in range(32)}))  # blocks; ratio <= 1.2 from 5 up
 
 
 @dataclass(frozen=True)
@@ -49,7 +49,7 @@ class MatchConfig:
     ngram_threshold: float = 0.5
     min_substring_chars: int = 40
     fuzzy_shingle: int = 5
-    fuzzy_bands: int = 10
+    fuzzy_bands: int = 8
     fuzzy_rows: int = 4
     fuzzy_threshold: float = 0.75
     fuzzy_min_tokens: int = 64
