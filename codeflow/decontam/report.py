@@ -156,8 +156,9 @@ def _hist_rows(counts: dict[str, int], threshold: float) -> list[tuple[str, int]
     rows = []
     for lo in sorted(counts, key=float):
         hi = float(lo) + SCORE_BIN
-        mark = "  ◀ threshold" if float(lo) <= threshold < hi + 1e-9 else ""
-        rows.append((f"{lo}–{hi:.2f}{mark}", counts[lo]))
+        mark = "  ◀ threshold" if float(lo) - 1e-9 <= threshold < hi - 1e-9 else ""
+        label = "1.00" if float(lo) >= 1.0 else f"{lo}–{hi:.2f}"
+        rows.append((f"{label}{mark}", counts[lo]))
     return rows
 
 

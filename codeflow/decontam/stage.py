@@ -216,5 +216,4 @@ class DecontamStage(Stage):
             kept = kept.append_column(CONTAMINATION_FIELD, pa.array(annotations, pa.list_(MATCH_STRUCT)))
         if kept.schema != self.schema:
             kept = kept.cast(self.schema)
-        stats["kept"] += kept.num_rows
         return StageResult(kept, rejects_table(rejects), stats)
