@@ -10,8 +10,8 @@ unchanged. The English word tokenizer needs ``spacy`` (``pip install -e .[bench]
 Corpus: real Python files of this interpreter's standard library (clean), plus planted contamination: real
 HumanEval and MBPP items pasted into other real stdlib files, verbatim, re-indented, with renamed identifiers and
 with comments added (``codeflow.decontam.plant``). Measured: records/s on one core for each (codeflow: all
-default matchers, index build excluded for both; CPU time of this process, as the machine is shared), recall per variant (the right benchmark found) and the
-false-positive rate on the clean files.
+default matchers, index build excluded for both; CPU time of this process, as the machine is shared), recall
+per variant (the right benchmark found) and the false-positive rate on the clean files.
 
     python bench/decontam.py [--clean 1200] [--items 50]
 """
