@@ -47,6 +47,7 @@ class MatchConfig:
     code_n: int = 10
     prose_n: int = 13
     ngram_threshold: float = 0.5
+    max_ngram_segments: int = 50
     min_substring_chars: int = 40
     fuzzy_shingle: int = 5
     fuzzy_bands: int = 8
@@ -188,6 +189,11 @@ def build_index(benchmarks: list[Benchmark], cfg: MatchConfig) -> DecontamIndex:
             h, seg_of, start = _sorted_postings(h, seg_of.astype(np.int64), start.astype(np.int64))
             first = np.r_[True, (h[1:] != h[:-1]) | (seg_of[1:] != seg_of[:-1])]
             h, seg_of, start = h[first], seg_of[first], start[first]
+            # boilerplate n-grams (Java import blocks shared by a thousand MBXP prompts) prove nothing: dropped,
+            # and not counted in any segment's denominator
+            keys, inverse, per_key = np.unique(h, return_inverse=True, return_counts=True)
+            distinctive = per_key[inverse] <= cfg.max_ngram_segments
+            h, seg_of, start = h[distinctive], seg_of[distinctive], start[distinctive]
             seg_total[:] += np.bincount(seg_of, minlength=n_seg)
             keys, ptr = np.unique(h, return_index=True)
             ki.ngram_keys, ki.ngram_ptr = keys, np.r_[ptr, len(h)].astype(np.int64)
