@@ -48,6 +48,7 @@ class MatchConfig:
     prose_n: int = 13
     ngram_threshold: float = 0.5
     max_ngram_segments: int = 50
+    min_ngrams: int = 8
     min_substring_chars: int = 40
     fuzzy_shingle: int = 5
     fuzzy_bands: int = 8
@@ -87,6 +88,20 @@ class KindIndex:
     fuzzy_filter: np.ndarray | None = None
     ngram_filter: np.ndarray | None = None
     sub_filter: np.ndarray | None = None
+
+    def build_filters(self) -> None:
+        """The bitmaps are derived data (16 MB each): rebuilt after loading instead of pickled."""
+        self.ngram_filter = key_filter(self.ngram_keys)
+        self.sub_filter = key_filter(np.concatenate([np.zeros(0, U64), *self.sub_keys.values()]))
+        if self.fuzzy_keys:
+            self.fuzzy_filter = key_filter(np.concatenate([k for k, _ in self.fuzzy_keys.values()]))
+
+    def __getstate__(self) -> dict:
+        return {k: v for k, v in self.__dict__.items() if not k.endswith("_filter")}
+
+    def __setstate__(self, state: dict) -> None:
+        self.__dict__.update(state)
+        self.build_filters()
 
 
 @dataclass
@@ -194,11 +209,16 @@ def build_index(benchmarks: list[Benchmark], cfg: MatchConfig) -> DecontamIndex:
             keys, inverse, per_key = np.unique(h, return_inverse=True, return_counts=True)
             distinctive = per_key[inverse] <= cfg.max_ngram_segments
             h, seg_of, start = h[distinctive], seg_of[distinctive], start[distinctive]
+            # a handful of shared n-grams is an idiom as often as a copy ("re.sub(r'\s+', '', text)"): a match
+            # needs min_ngrams of them, so a field with fewer is left to the exact-substring matcher, like a
+            # field shorter than n
+            per_seg = np.bincount(seg_of, minlength=n_seg)
+            enough = per_seg[seg_of] >= cfg.min_ngrams
+            h, seg_of, start = h[enough], seg_of[enough], start[enough]
             seg_total[:] += np.bincount(seg_of, minlength=n_seg)
             keys, ptr = np.unique(h, return_index=True)
             ki.ngram_keys, ki.ngram_ptr = keys, np.r_[ptr, len(h)].astype(np.int64)
             ki.ngram_seg, ki.ngram_pos = seg_of.astype(np.int32), start.astype(np.int32)
-            ki.ngram_filter = key_filter(keys)
         # exact substrings: long-enough normalised segments and every segment shorter than n
         sub = [int(s) for s in segs if len(seg_tokens[s]) >= MIN_SUBSTRING_TOKENS
                and normalized_chars(seg_text[s], kind) >= cfg.min_substring_chars]
@@ -211,7 +231,6 @@ def build_index(benchmarks: list[Benchmark], cfg: MatchConfig) -> DecontamIndex:
                 order = rows[np.argsort(anchors[rows], kind="stable")]
                 ki.sub_keys[length] = anchors[order]
                 ki.sub_targets[length] = np.array(sub, dtype=np.int64)[order]
-            ki.sub_filter = key_filter(anchors)
         # MinHash over abstract-token shingles, one signature per long-enough segment
         if "minhash" in cfg.matchers and kind == "code":
             long_idx = [j for j in range(len(segs)) if counts[j] >= cfg.fuzzy_min_tokens]
@@ -230,7 +249,7 @@ def build_index(benchmarks: list[Benchmark], cfg: MatchConfig) -> DecontamIndex:
                     flat_rows = np.tile(rows, keys.shape[0])
                     order = np.argsort(flat_keys, kind="stable")
                     ki.fuzzy_keys[int(m)] = (flat_keys[order], flat_rows[order])
-                ki.fuzzy_filter = key_filter(np.concatenate([k for k, _ in ki.fuzzy_keys.values()]))
+        ki.build_filters()
         kinds[kind] = ki
     embeddings = None
     if "embedding" in cfg.matchers:

@@ -43,6 +43,7 @@ class Hit:
     last_piece: int
     seg_first: int
     seg_last: int
+    count: int = 0    # n-gram matcher: distinct n-grams of the segment found
 
 
 @dataclass
@@ -303,5 +304,6 @@ def _best(hits: list, index: DecontamIndex) -> list[Hit]:
             n = index.config.n(index.seg_kind[s])
             out[(r, s, "ngram")] = Hit(r, s, "ngram", float(n_distinct[g]) / float(max(index.seg_total[s], 1)),
                                        int(piece[i_first]), int(rpos[i_first]), int(rpos[i_last]) + n - 1,
-                                       int(piece[i_last]), int(spos[lo:hi].min()), int(spos[lo:hi].max()) + n - 1)
+                                       int(piece[i_last]), int(spos[lo:hi].min()), int(spos[lo:hi].max()) + n - 1,
+                                       int(n_distinct[g]))
     return [out[k] for k in sorted(out)]

@@ -113,7 +113,7 @@ def to_matches(index: DecontamIndex, hits: list[Hit], pieces: list[Piece], limit
     cfg = index.config
     best: dict[tuple[int, str], Hit] = {}
     for h in hits:
-        if h.score + 1e-12 < cfg.threshold(h.matcher):
+        if h.score + 1e-12 < cfg.threshold(h.matcher) or (h.matcher == "ngram" and h.count < cfg.min_ngrams):
             continue
         key = (int(index.seg_item[h.seg]), h.matcher)
         if key not in best or (h.score, -h.seg) > (best[key].score, -best[key].seg):
