@@ -177,7 +177,7 @@ class Matcher:
     # ---- MinHash windows -----------------------------------------------------------------------------
     def _minhash(self, ki: KindIndex, abstract: np.ndarray, counts: np.ndarray, base: int,
                  piece_record: np.ndarray) -> list[Hit]:
-        """Windows of every size the index uses, sliding by ``size / 6`` blocks, against the segments' LSH keys.
+        """Windows of every size the index uses, sliding by ``size / 4`` blocks, against the segments' LSH keys.
 
         Per permutation the shingles are reduced to block minima (blocks restart at each piece); a sparse table
         of minima over 2**j blocks gives any window's signature as the minimum of two entries, so the cost per
@@ -216,7 +216,7 @@ class Matcher:
             while width * 2 <= m:  # sparse table: level holds minima over `width` blocks
                 level = np.minimum(level[:, :-width], level[:, width:]) if level.shape[1] > width else level[:, :0]
                 width *= 2
-            stride = max(1, m // 6)
+            stride = max(1, m // 4)
             starts = np.flatnonzero(block_rel[: max(n_blocks - m + 1, 0)] % stride == 0)
             starts = starts[block_piece[starts] == block_piece[starts + m - 1]]
             win = np.minimum(level[:, starts], level[:, starts + m - width])

@@ -28,8 +28,7 @@ import xxhash
 from codeflow.dedup.minhash import U64, shingle_hashes, token_table
 
 MODES = {"code": "code", "prose": "words"}
-BLOCK_COMMENT = r"/\*[\s\S]*?\*/"
-LINE_COMMENT = r"(?m)(?:^[ \t]*//.*$|(?:^|[ \t])#(?:[ \t].*)?$)"
+COMMENT = r"(?m)/\*[\s\S]*?\*/|^[ \t]*//.*$|(?:^|[ \t])#(?:[ \t].*)?$"  # one pass, leftmost wins
 ID_SYMBOL = xxhash.xxh3_64_intdigest(b"\x00<identifier>")
 _IDENT = re.compile(r"[A-Za-z_][A-Za-z0-9_]*\Z")
 KEEP = frozenset("""
@@ -48,13 +47,12 @@ def blank_comments(text: str) -> str:
     def blank(m: re.Match) -> str:
         return re.sub(r"[^\n]", " ", m.group(0))
 
-    return re.sub(LINE_COMMENT, blank, re.sub(BLOCK_COMMENT, blank, text))
+    return re.sub(COMMENT, blank, text)
 
 
 def strip_comments(texts: pa.Array) -> pa.Array:
     """The vectorized form of :func:`blank_comments` (a comment becomes one space: same tokens, new offsets)."""
-    texts = pc.replace_substring_regex(texts, pattern=BLOCK_COMMENT, replacement=" ")
-    return pc.replace_substring_regex(texts, pattern=LINE_COMMENT, replacement=" ")
+    return pc.replace_substring_regex(texts, pattern=COMMENT, replacement=" ")
 
 
 def tokenize(texts: pa.Array, kind: str) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
