@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import pyarrow.parquet as pq
@@ -56,6 +57,15 @@ def test_remove_accounting_and_details(tmp_path: Path, lake: list[str], index) -
     before = html.read_bytes()
     text = before.decode()
     assert "HumanEval/2" in text and "<mark>" in text and "threshold" in text
+    assert "fields shorter than n (exact substring only)" in text
+    data = json.loads((tmp_path / "out" / JSON_NAME).read_text())
+    he = next(b for b in data["benchmarks"] if b["name"] == "humaneval")
+    assert (he["tasks_contaminated"], he["items"], he["records"]) == (3, 164, 3) and he["by_matcher"]["minhash"] >= 1
+    assert sorted(t["task_id"] for t in data["tasks"] if t["benchmark"] == "humaneval") == \
+        sorted(f"HumanEval/{t}" for t, _ in PLANTS.values())
+    assert 0 < sum(data["histograms"]["ngram"].values()) <= rows_in
+    ex = data["tasks"][0]["examples"][0]
+    assert ex["record"]["match"].strip() and ex["item"]["match"].strip()
     html.unlink()
     assert Path(rerender(str(tmp_path / "out"))).read_bytes() == before
 
