@@ -44,7 +44,7 @@ lint: $(STAMP)
 # bench/triplets.py needs a real repository with a long history: make bench TRIPLETS_REPO=/path/to/repo
 bench: $(STAMP)
 	$(BIN)/pip install -q -e ".[dev,bench]"
-	@for b in bench/clean_cc.py bench/dedup.py bench/code.py bench/fim.py bench/model.py; do \
+	@for b in bench/clean_cc.py bench/dedup.py bench/code.py bench/fim.py bench/model.py bench/decontam.py; do \
 		echo "== $$b"; $(BIN)/python $$b || exit 1; done
 	@if [ -n "$(TRIPLETS_REPO)" ]; then echo "== bench/triplets.py"; \
 		$(BIN)/python bench/triplets.py --repo "$(TRIPLETS_REPO)"; \

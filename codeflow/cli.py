@@ -19,9 +19,11 @@ from codeflow.errors import CodeflowError
 
 # name -> "module:attribute" of a click command. Add a line here when a stage lands.
 COMMANDS: dict[str, str] = {
+    "benchmarks": "codeflow.commands.benchmarks:benchmarks",
     "build-triplets": "codeflow.commands.triplets:build_triplets",
     "clean-cc": "codeflow.commands.clean_cc:clean_cc",
     "code": "codeflow.commands.code:code",
+    "decontaminate": "codeflow.commands.decontaminate:decontaminate",
     "dedup": "codeflow.commands.dedup:dedup",
     "demo": "codeflow.commands.demo:demo",
     "fim": "codeflow.commands.fim:fim",

@@ -97,6 +97,12 @@ def demo_fim(lake: str, engine: str) -> list[RunSummary]:
     return summaries
 
 
+def demo_decontaminate(lake: str, engine: str) -> list[RunSummary]:
+    from codeflow.decontam.demo import demo_decontaminate as run
+
+    return run(lake, engine)
+
+
 # (name, step). Add yours at the end.
 DEMO_STEPS: list[tuple[str, Callable[[str, str], list[RunSummary]]]] = [
     ("exact dedup of sample documents", demo_exact_dedup),
@@ -105,5 +111,6 @@ DEMO_STEPS: list[tuple[str, Callable[[str, str], list[RunSummary]]]] = [
     ("code validation of the sample repo and this checkout", demo_code),
     ("commit triplets from this checkout's history and a generated repo", demo_triplets),
     ("FIM samples, file and repo level, from the validated sample repos", demo_fim),
+    ("benchmark decontamination of the validated code (with planted leaks)", demo_decontaminate),
     ("train the tiny PLT a few steps on the lake's text shards", demo_train),
 ]

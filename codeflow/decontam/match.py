@@ -1,0 +1,309 @@
+"""The matchers: a batch of texts against the benchmark index, vectorized, with bounded memory.
+
+Texts are cut into *pieces* (a record longer than ``PIECE_CHARS`` becomes overlapping pieces cut at whitespace)
+and pieces are grouped into *chunks* of at most ``CHUNK_CHARS`` characters, so the token arrays of one chunk are
+all that is ever in memory, whatever the record sizes: n-grams are streamed chunk by chunk and looked up in the
+index; nothing builds a set of a record's n-grams. A hit is kept per (record, segment, matcher):
+
+* ``ngram``: distinct n-grams of the segment found in the record / distinct n-grams of the segment (a union over
+  the record's pieces), with the first and last matching position: the *overlap* share;
+* ``substring``: the whole normalised token sequence of the segment occurs in the record (score 1);
+* ``minhash``: the best estimated Jaccard similarity between the segment's abstract-token shingles and a window
+  of the record of about the segment's size (windows start every ``BLOCK`` shingles);
+* ``embedding``: the best cosine between the segment and a ``embedding_window_chars`` window of the record.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import pyarrow as pa
+
+from codeflow.decontam.index import BLOCK, FILTER_BITS, DecontamIndex, KindIndex, fuzzy_band_keys
+from codeflow.decontam.tokens import ngrams, tokenize
+from codeflow.dedup.minhash import U64, permutations, shingle_hashes
+
+PIECE_CHARS = 1 << 20       # longer records are cut into pieces of this size ...
+PIECE_OVERLAP = 1 << 15     # ... overlapping by this much, so a copied item on a cut is still whole in one piece
+CHUNK_CHARS = 1 << 21       # characters tokenized at once
+
+
+@dataclass
+class Hit:
+    """One (record, segment, matcher) match. Positions are tokens of ``piece`` (inclusive), segment tokens too."""
+
+    record: int
+    seg: int
+    matcher: str
+    score: float
+    piece: int
+    first: int
+    last: int
+    last_piece: int
+    seg_first: int
+    seg_last: int
+    count: int = 0    # n-gram matcher: distinct n-grams of the segment found
+
+
+@dataclass
+class Piece:
+    record: int
+    offset: int       # character offset of the piece in its record
+    text: str
+
+
+def cut_pieces(texts: list[str | None]) -> list[Piece]:
+    """Records as pieces; a long one is cut at whitespace with ``PIECE_OVERLAP`` characters of overlap."""
+    out: list[Piece] = []
+    for r, text in enumerate(texts):
+        if text is None:
+            continue
+        start = 0
+        while True:
+            end = start + PIECE_CHARS
+            if end >= len(text):
+                out.append(Piece(r, start, text[start:]))
+                break
+            cut = max(text.rfind(" ", end - 4096, end), text.rfind("\n", end - 4096, end))
+            end = cut if cut > start + PIECE_OVERLAP else end
+            out.append(Piece(r, start, text[start:end]))
+            start = end - PIECE_OVERLAP
+    return out
+
+
+def chunks(pieces: list[Piece]) -> list[range]:
+    out, lo, size = [], 0, 0
+    for i, p in enumerate(pieces):
+        if size and size + len(p.text) > CHUNK_CHARS:
+            out.append(range(lo, i))
+            lo, size = i, 0
+        size += len(p.text)
+    if lo < len(pieces):
+        out.append(range(lo, len(pieces)))
+    return out
+
+
+def probe(bitmap: np.ndarray, keys: np.ndarray) -> np.ndarray:
+    """Which keys may be in the index (the bitmap of :func:`codeflow.decontam.index.key_filter`)."""
+    return bitmap[(keys >> U64(64 - FILTER_BITS)).astype(np.int64)]
+
+
+def _lookup(sorted_keys: np.ndarray, q: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Index pairs ``(query i, key position j)`` for every equal key (keys may repeat)."""
+    lo = np.searchsorted(sorted_keys, q, side="left")
+    hi = np.searchsorted(sorted_keys, q, side="right")
+    n = hi - lo
+    qi = np.repeat(np.arange(len(q)), n)
+    kj = np.repeat(lo, n) + (np.arange(int(n.sum())) - np.repeat(np.cumsum(n) - n, n))
+    return qi, kj
+
+
+class Matcher:
+    """Runs the enabled matchers of ``index`` over texts; pure and deterministic."""
+
+    def __init__(self, index: DecontamIndex) -> None:
+        self.index = index
+        self.cfg = index.config
+        self.perm = permutations(self.cfg.fuzzy_bands * self.cfg.fuzzy_rows, self.cfg.seed)
+
+    def match(self, texts: list[str | None]) -> tuple[list[Hit], list[Piece]]:
+        pieces = cut_pieces(texts)
+        hits: list[Hit] = []
+        piece_record = np.array([p.record for p in pieces], dtype=np.int64)
+        for rng in chunks(pieces):
+            arr = pa.array([pieces[i].text for i in rng], pa.large_string())
+            for kind, ki in self.index.kinds.items():
+                raw, abstract, counts = tokenize(arr, kind)
+                base = rng.start
+                if "ngram" in self.cfg.matchers:
+                    hits.extend(self._ngram(ki, kind, raw, counts, base, piece_record))
+                if "substring" in self.cfg.matchers:
+                    hits.extend(self._substring(ki, raw, counts, base, piece_record))
+                if "minhash" in self.cfg.matchers and ki.fuzzy_keys:
+                    hits.extend(self._minhash(ki, abstract, counts, base, piece_record))
+        if "embedding" in self.cfg.matchers and self.index.embeddings is not None:
+            from codeflow.decontam.embed import embedding_hits
+
+            hits.extend(embedding_hits(self.index, pieces))
+        return _best(hits, self.index), pieces
+
+    # ---- n-gram overlap ------------------------------------------------------------------------------
+    def _ngram(self, ki: KindIndex, kind: str, raw: np.ndarray, counts: np.ndarray, base: int,
+               piece_record: np.ndarray) -> list[Hit]:
+        if not len(ki.ngram_keys):
+            return []
+        h, text_of, start = ngrams(raw, counts, self.cfg.n(kind))
+        maybe = np.flatnonzero(probe(ki.ngram_filter, h))
+        h, text_of, start = h[maybe], text_of[maybe], start[maybe]
+        pos = np.searchsorted(ki.ngram_keys, h)
+        ok = pos < len(ki.ngram_keys)
+        ok[ok] = ki.ngram_keys[pos[ok]] == h[ok]
+        if not ok.any():
+            return []
+        kp, mh, piece, rpos = pos[ok], h[ok], text_of[ok] + base, start[ok]
+        lens = ki.ngram_ptr[kp + 1] - ki.ngram_ptr[kp]
+        rep = np.repeat(np.arange(len(kp)), lens)
+        post = np.repeat(ki.ngram_ptr[kp], lens) + (np.arange(int(lens.sum())) - np.repeat(np.cumsum(lens) - lens,
+                                                                                           lens))
+        seg = ki.ngram_seg[post].astype(np.int64)
+        rec = piece_record[piece[rep]]
+        return [_NgramPart(rec, seg, mh[rep], piece[rep], rpos[rep], ki.ngram_pos[post])]  # type: ignore[list-item]
+
+    # ---- exact substring -----------------------------------------------------------------------------
+    def _substring(self, ki: KindIndex, raw: np.ndarray, counts: np.ndarray, base: int,
+                   piece_record: np.ndarray) -> list[Hit]:
+        out: list[Hit] = []
+        bounds = np.concatenate([[0], np.cumsum(counts)])
+        for length, keys in ki.sub_keys.items():
+            h, text_of, start = ngrams(raw, counts, length)
+            maybe = np.flatnonzero(probe(ki.sub_filter, h))
+            h, text_of, start = h[maybe], text_of[maybe], start[maybe]
+            qi, kj = _lookup(keys, h)
+            seen: set[tuple[int, int]] = set()
+            for q, k in zip(qi.tolist(), kj.tolist(), strict=True):
+                seg = int(ki.sub_targets[length][k])
+                p, s = int(text_of[q]), int(start[q])
+                target = self.index.seg_tokens[seg]
+                lo = bounds[p] + s
+                if lo + len(target) > bounds[p + 1] or (p, seg) in seen:
+                    continue
+                if np.array_equal(raw[lo:lo + len(target)], target):
+                    seen.add((p, seg))
+                    out.append(Hit(int(piece_record[p + base]), seg, "substring", 1.0, p + base, s,
+                                   s + len(target) - 1, p + base, 0, len(target) - 1))
+        return out
+
+    # ---- MinHash windows -----------------------------------------------------------------------------
+    def _minhash(self, ki: KindIndex, abstract: np.ndarray, counts: np.ndarray, base: int,
+                 piece_record: np.ndarray) -> list[Hit]:
+        """Windows of every size the index uses, sliding by ``size / 4`` blocks, against the segments' LSH keys.
+
+        Per permutation the shingles are reduced to block minima (blocks restart at each piece); a sparse table
+        of minima over 2**j blocks gives any window's signature as the minimum of two entries, so the cost per
+        window is the signature length, never the window length.
+        """
+        cfg = self.cfg
+        s = cfg.fuzzy_shingle
+        ok = counts >= s
+        sh, n_sh = shingle_hashes(abstract, counts, s)
+        sh = sh[np.repeat(ok, n_sh)]
+        n_sh = np.where(ok, n_sh, 0)
+        if not len(sh):
+            return []
+        nb = -(-n_sh // BLOCK)
+        first_block = np.cumsum(nb) - nb
+        n_blocks = int(nb.sum())
+        # block starts in the flat shingle array: every BLOCK shingles, restarting at each piece
+        block_piece = np.repeat(np.arange(len(counts)), nb)
+        block_rel = np.arange(n_blocks) - first_block[block_piece]
+        sh_start = (np.cumsum(n_sh) - n_sh)[block_piece] + block_rel * BLOCK
+        a, b = self.perm
+        n_perm = len(a)
+        level = np.empty((n_perm, n_blocks), dtype=U64)  # block minima per permutation
+        v = np.empty(len(sh), dtype=U64)
+        for p in range(n_perm):
+            np.multiply(sh, a[p], out=v)
+            v += b[p]
+            level[p] = np.minimum.reduceat(v, sh_start)
+        sizes = sorted(ki.fuzzy_keys)
+        whole = {int(q): level[:, first_block[q]:first_block[q] + nb[q]].min(axis=1)
+                 for q in np.flatnonzero((nb > 0) & (nb < sizes[-1]))}  # pieces smaller than a window
+        bitmap = ki.fuzzy_filter
+        out: list[Hit] = []
+        width = 1
+        for m in sizes:
+            while width * 2 <= m:  # sparse table: level holds minima over `width` blocks
+                level = np.minimum(level[:, :-width], level[:, width:]) if level.shape[1] > width else level[:, :0]
+                width *= 2
+            stride = max(1, m // 4)
+            starts = np.flatnonzero(block_rel[: max(n_blocks - m + 1, 0)] % stride == 0)
+            starts = starts[block_piece[starts] == block_piece[starts + m - 1]]
+            win = np.minimum(level[:, starts], level[:, starts + m - width])
+            w_piece, w_first, w_blocks = block_piece[starts], block_rel[starts], np.full(len(starts), m)
+            small = [q for q in whole if nb[q] < m]
+            if small:
+                win = np.concatenate([win, np.stack([whole[q] for q in small], axis=1)], axis=1)
+                w_piece = np.concatenate([w_piece, small])
+                w_first = np.concatenate([w_first, np.zeros(len(small), np.int64)])
+                w_blocks = np.concatenate([w_blocks, nb[small]])
+            if not win.shape[1]:
+                continue
+            keys = fuzzy_band_keys(win, m, cfg)  # (bands, windows)
+            maybe = probe(bitmap, keys)
+            band_i, w_i = np.nonzero(maybe)
+            if not len(w_i):
+                continue
+            table_keys, table_rows = ki.fuzzy_keys[m]
+            qi, kj = _lookup(table_keys, keys[band_i, w_i])
+            if not len(qi):
+                continue
+            pairs = np.unique(np.stack([w_i[qi], table_rows[kj]], axis=1), axis=0)
+            est = (win[:, pairs[:, 0]] == ki.fuzzy_sig[pairs[:, 1]].T).mean(axis=0)
+            for (w, row), e in zip(pairs.tolist(), est.tolist(), strict=True):
+                q = int(w_piece[w])
+                first = int(w_first[w]) * BLOCK
+                last = min((int(w_first[w]) + int(w_blocks[w])) * BLOCK + s - 1, int(counts[q])) - 1
+                seg = int(ki.fuzzy_seg[row])
+                out.append(Hit(int(piece_record[q + base]), seg, "minhash", float(e), q + base, first, last,
+                               q + base, 0, len(self.index.seg_tokens[seg]) - 1))
+        return out
+
+
+def _densest(piece: np.ndarray, pos: np.ndarray, width: int) -> tuple[int, int]:
+    """Indices of the first and last hit of the window of ``width`` tokens holding the most hits.
+
+    The span shown in the report is where the copy is, not the spread of a few common n-grams elsewhere.
+    """
+    key = piece.astype(np.int64) * (1 << 40) + pos
+    order = np.argsort(key, kind="stable")
+    k = key[order]
+    ends = np.searchsorted(k, k + width, side="left")
+    best = int(np.argmax(ends - np.arange(len(k))))
+    return int(order[best]), int(order[ends[best] - 1])
+
+
+@dataclass
+class _NgramPart:
+    """Raw n-gram hits of one chunk (aggregated over the whole batch by :func:`_best`)."""
+
+    rec: np.ndarray
+    seg: np.ndarray
+    h: np.ndarray
+    piece: np.ndarray
+    rpos: np.ndarray
+    spos: np.ndarray
+
+
+def _best(hits: list, index: DecontamIndex) -> list[Hit]:
+    """One hit per (record, segment, matcher): n-gram parts unioned over chunks, the best of the others."""
+    parts = [h for h in hits if isinstance(h, _NgramPart)]
+    out: dict[tuple[int, int, str], Hit] = {}
+    for h in hits:
+        if isinstance(h, Hit):
+            key = (h.record, h.seg, h.matcher)
+            if key not in out or h.score > out[key].score:
+                out[key] = h
+    if parts:
+        rec = np.concatenate([p.rec for p in parts])
+        seg = np.concatenate([p.seg for p in parts])
+        hh = np.concatenate([p.h for p in parts])
+        piece = np.concatenate([p.piece for p in parts])
+        rpos = np.concatenate([p.rpos for p in parts])
+        spos = np.concatenate([p.spos for p in parts])
+        order = np.lexsort((rpos, piece, hh, seg, rec))
+        rec, seg, hh, piece, rpos, spos = rec[order], seg[order], hh[order], piece[order], rpos[order], spos[order]
+        group_start = np.flatnonzero(np.r_[True, (rec[1:] != rec[:-1]) | (seg[1:] != seg[:-1])])
+        distinct = np.r_[True, (rec[1:] != rec[:-1]) | (seg[1:] != seg[:-1]) | (hh[1:] != hh[:-1])]
+        n_distinct = np.add.reduceat(distinct.astype(np.int64), group_start)
+        ends = np.r_[group_start[1:], len(rec)]
+        for g, (lo, hi) in enumerate(zip(group_start.tolist(), ends.tolist(), strict=True)):
+            r, s = int(rec[lo]), int(seg[lo])
+            i_first, i_last = _densest(piece[lo:hi], rpos[lo:hi], 2 * len(index.seg_tokens[s]) + 1)
+            i_first, i_last = lo + i_first, lo + i_last
+            n = index.config.n(index.seg_kind[s])
+            out[(r, s, "ngram")] = Hit(r, s, "ngram", float(n_distinct[g]) / float(max(index.seg_total[s], 1)),
+                                       int(piece[i_first]), int(rpos[i_first]), int(rpos[i_last]) + n - 1,
+                                       int(piece[i_last]), int(spos[lo:hi].min()), int(spos[lo:hi].max()) + n - 1,
+                                       int(n_distinct[g]))
+    return [out[k] for k in sorted(out)]
