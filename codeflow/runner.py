@@ -166,6 +166,11 @@ def _absolute(url: str) -> str:
     return url if "://" in url else os.path.abspath(url)
 
 
+# ``_work/side/``: side inputs a stage builds for its run (a benchmark index), named by their content hash, so
+# they can never be stale; they survive a scratch reset and go with ``_work`` at the final commit.
+SIDE_DIR = "side"
+
+
 def _stamp_scratch(info: RunInfo) -> None:
     """Scratch of another identity or input list (a killed run under another config) is removed, never reused."""
     root = info.root
@@ -178,7 +183,9 @@ def _stamp_scratch(info: RunInfo) -> None:
             if json.load(f) == stamp:
                 return
     if root.fs.exists(root.work_path()):
-        root.fs.rm(root.work_path(), recursive=True)
+        for entry in root.fs.ls(root.work_path(), detail=False):
+            if posixpath.basename(entry.rstrip("/")) != SIDE_DIR:
+                root.fs.rm(entry, recursive=True)
     atomic_write_json(root.fs, path, stamp)
 
 

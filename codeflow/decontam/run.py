@@ -1,6 +1,6 @@
 """Run decontamination: build the index (the side input), map the stage over the units, write the report.
 
-The engine glue is this file only: the index is built on the driver and written under ``OUT/_work`` (removed
+The engine glue is this file only: the index is built on the driver and written under ``OUT/_work/side`` (removed
 by the run-level commit), its content hash goes into the stage config, and ``run_map_stage`` does the rest on
 either engine. The report is a global step over the committed shards and rejects.
 """
@@ -15,7 +15,8 @@ from codeflow.decontam.index import DecontamIndex, MatchConfig, build_index, sav
 from codeflow.decontam.stage import DecontamConfig, DecontamStage, output_schema, resolve_text_column
 from codeflow.errors import CodeflowError
 from codeflow.lake import StageOutput, to_fs
-from codeflow.runner import RunSummary, run_map_stage
+from codeflow.plan import SideInput
+from codeflow.runner import SIDE_DIR, RunSummary, run_map_stage
 from codeflow.sources import TableSource, read_table_file
 
 
@@ -60,13 +61,14 @@ def run_decontaminate(units: list[str], out: str, benchmarks: list[Benchmark], m
     so = StageOutput(out)
     if overwrite:
         so.clear()
-    index_url = so.work_path("decontam_index", f"{index.content_hash}.pkl")
+    index_url = so.work_path(SIDE_DIR, "decontam_index", f"{index.content_hash}.pkl")
     if not so.fs.exists(index_url):
         save_index(index, index_url)
     cfg = DecontamConfig(mode=mode, text_column=text_column, index_hash=index.content_hash,
                          benchmarks=tuple(b["name"] for b in index.benchmarks))
     stage = DecontamStage(cfg, output_schema(schema, mode), index_url)
-    summary = run_map_stage(stage, DecontamSource(), units, out, engine=engine, workers=workers)
+    summary = run_map_stage(stage, DecontamSource(), units, out, engine=engine, workers=workers,
+                            side_inputs=[SideInput("decontam_index", index_url)])
     summary.stage = f"decontaminate:{mode}"
     if report:
         from codeflow.decontam.report import write_report

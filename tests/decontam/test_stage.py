@@ -119,6 +119,6 @@ def test_cli(tmp_path: Path, lake: list[str], cli) -> None:
     bad.write_text('{"task_id": "a", "code": "x = 1"}\n{"task_id": "b"}\n')
     code, out = cli("decontaminate", "--input", lake[0], "--out", str(tmp_path / "o2"), "--benchmarks", "none",
                     "--benchmark", f"bad={bad}:code")
-    assert code == 1 and f"{bad}:2: missing field 'code'" in out
+    assert code == 2 and f"{bad}:2: missing field 'code'" in out
     code, out = cli("decontaminate", "--input", lake[0], "--out", str(tmp_path / "o3"), "--matchers", "ngram,bogus")
     assert code == 2 and "bogus" in out
