@@ -20,6 +20,8 @@ from codeflow.errors import CodeflowError
 # name -> "module:attribute" of a click command. Add a line here when a stage lands.
 COMMANDS: dict[str, str] = {
     "build-triplets": "codeflow.commands.triplets:build_triplets",
+    "classifiers": "codeflow.commands.classifiers:classifiers",
+    "classify": "codeflow.commands.classifiers:classify",
     "clean-cc": "codeflow.commands.clean_cc:clean_cc",
     "code": "codeflow.commands.code:code",
     "dedup": "codeflow.commands.dedup:dedup",

@@ -1,0 +1,80 @@
+"""The proxy's head over frozen encoder embeddings: linear, fitted with scikit-learn, applied with numpy.
+
+* score task (0–5): ridge regression on the score (the FineWeb-Edu classifier is a regression head); the
+  prediction is clipped to the rubric's range;
+* binary / class task: multinomial logistic regression on the buckets; the score is P(last bucket).
+
+The regularization strength is picked by 5-fold cross-validation on the training split only (folds in input
+order, no shuffling, so a retrain is identical). Only the weights are stored (``proxy_head.npz``: ``W``, ``b``,
+no pickle), and inference is one matrix product in numpy, so scoring does not depend on the scikit-learn
+version and gives the same bytes on every engine.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+
+import numpy as np
+
+from codeflow.classifiers.labels import Task
+
+FILE = "proxy_head.npz"
+ALPHAS = tuple(float(a) for a in np.logspace(-1, 3, 9))
+CS = tuple(float(c) for c in np.logspace(-2, 2, 9))
+
+
+@dataclass
+class Head:
+    """``kind``: 'ridge' (score = X W + b) or 'softmax' (probabilities = softmax(X W + b))."""
+
+    kind: str
+    W: np.ndarray
+    b: np.ndarray
+    reg: float
+
+    def save(self, model_dir: str) -> None:
+        np.savez(os.path.join(model_dir, FILE), kind=np.array(self.kind), W=self.W, b=self.b,
+                 reg=np.array(self.reg))
+
+    @classmethod
+    def load(cls, model_dir: str) -> Head:
+        with np.load(os.path.join(model_dir, FILE), allow_pickle=False) as z:
+            return cls(str(z["kind"]), z["W"], z["b"], float(z["reg"]))
+
+    def predict(self, X: np.ndarray, task: Task) -> tuple[np.ndarray, np.ndarray]:
+        """(scores, predicted bucket) for embeddings ``X``."""
+        z = X.astype(np.float64) @ self.W + self.b
+        if self.kind == "ridge":
+            scores = np.clip(z[:, 0], task.lo, task.hi)
+            return scores, task.score_to_bucket(scores)
+        z = z - z.max(axis=1, keepdims=True)
+        p = np.exp(z)
+        p /= p.sum(axis=1, keepdims=True)
+        return p[:, -1], p.argmax(axis=1)
+
+
+def train(X: np.ndarray, labels: list, task: Task) -> Head:
+    """Fit the head on training embeddings ``X`` and their labels."""
+    from sklearn.linear_model import LogisticRegressionCV, RidgeCV
+    from sklearn.model_selection import KFold, StratifiedKFold
+
+    if task.kind == "score":
+        y = np.asarray(labels, dtype=np.float64)
+        m = RidgeCV(alphas=ALPHAS, cv=KFold(min(5, len(y)))).fit(X, y)
+        return Head("ridge", m.coef_.reshape(-1, 1).astype(np.float64), np.array([m.intercept_], np.float64),
+                    float(m.alpha_))
+    b = task.bucket(labels)
+    k = len(task.classes)
+    n_folds = max(2, min(5, int(np.bincount(b, minlength=k)[np.bincount(b, minlength=k) > 0].min())))
+    m = LogisticRegressionCV(Cs=list(CS), cv=StratifiedKFold(n_folds), max_iter=5000, scoring="neg_log_loss")
+    m.fit(X, b)
+    W = np.zeros((X.shape[1], k), np.float64)
+    bias = np.full(k, -1e9, np.float64)  # a bucket absent from training gets probability 0
+    if len(m.classes_) == 2:  # sklearn keeps one weight vector for two classes: logits (0, w.x + c)
+        W[:, m.classes_[1]] = m.coef_[0]
+        bias[m.classes_[0]], bias[m.classes_[1]] = 0.0, m.intercept_[0]
+    else:
+        for j, c in enumerate(m.classes_):
+            W[:, c], bias[c] = m.coef_[j], m.intercept_[j]
+    return Head("softmax", W, bias, float(m.C_[0]))
