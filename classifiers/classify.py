@@ -8,6 +8,9 @@ rejected by a keep rule:
 * ``quality_score``: the mean over the record's scored dimensions of the score scaled to 0..1 "goodness"
   (``(s - lo) / (hi - lo)`` for a 0–5 score or a probability; ``1 - p`` for ``toxicity``); MinHash dedup keeps
   the cluster member with the highest ``quality_score`` (``codeflow.dedup.minhash``'s keeper rule);
+* routing: code records go to code models, text to text models, math to math models; math without a math model
+  falls back to the text models; code without a code model stays unscored unless ``code_uses_text_models``
+  (``--code-uses-text-models``) sends it to the text models;
 * keep rules ``--keep 'edu>=3'``: a scored row that fails one is a reject ``low_quality:<dimension>`` (or
   ``toxic`` for the toxicity dimension) with the score and the rule in the detail. A rule does not apply to a
   row its dimension did not score. Null text -> ``null_text``; empty or whitespace-only text -> ``empty_text``.
@@ -79,10 +82,11 @@ class ClassifyConfig:
     text_column: str | None = None
     batch_size: int = 64
     threads: int = 1
+    code_uses_text_models: bool = False
 
 
 def make_config(model_dirs: list[str], keep: list[str] = (), scorer: str = "proxy", text_column: str | None = None,
-                batch_size: int = 64, threads: int = 1) -> ClassifyConfig:
+                batch_size: int = 64, threads: int = 1, code_uses_text_models: bool = False) -> ClassifyConfig:
     """Validate models and rules and build the config (model hashes computed here, once, on the driver)."""
     import os
 
@@ -106,7 +110,7 @@ def make_config(model_dirs: list[str], keep: list[str] = (), scorer: str = "prox
             raise CodeflowError(f"keep rule {str(r)!r}: no model scores {r.dimension!r} "
                                 f"(the models score: {', '.join(sorted(dims))})")
     return ClassifyConfig(dirs, tuple(model_hash(d) for d in dirs), tuple(sorted(dims)), tuple(keep), scorer,
-                          text_column, batch_size, threads)
+                          text_column, batch_size, threads, code_uses_text_models)
 
 
 def loaded(path: str, expected_hash: str) -> QualityModel:
@@ -174,7 +178,10 @@ class ClassifyStage(Stage):
         models = [loaded(p, h) for p, h in zip(cfg.models, cfg.model_hashes, strict=True)]
         own = {m.domain for m in models}
         for m in models:
-            wanted = {m.domain} | ({"math"} if m.domain == "text" and "math" not in own else set())
+            wanted = {m.domain}
+            if m.domain == "text":  # domains without models of their own fall back to the text models
+                wanted |= {"math"} - own
+                wanted |= ({"code"} - own) if cfg.code_uses_text_models else set()
             rows = [i for i in range(n) if ok[i] and domains[i] in wanted]
             for start in range(0, len(rows), cfg.batch_size):
                 part = rows[start:start + cfg.batch_size]

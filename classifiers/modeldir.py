@@ -102,7 +102,7 @@ class QualityModel:
               ) -> tuple[np.ndarray, np.ndarray]:
         """(scores, predicted bucket) of ``texts`` by the chosen scorer."""
         if scorer == "proxy":
-            return self.head.predict(self.embed(texts, threads, batch_size), self.task)
+            return self.head.predict(self.embed(texts, threads, batch_size), texts, self.task)
         if scorer == "fasttext":
             return fasttext_model.predict(self.fasttext(), texts, self.task)
         raise ValueError(f"unknown scorer {scorer!r}; choose from {', '.join(SCORERS)}")

@@ -4,6 +4,11 @@
   prediction is clipped to the rubric's range;
 * binary / class task: multinomial logistic regression on the buckets; the score is P(last bucket).
 
+Features: the pooled embedding plus one number, the text's log length in characters (standardized with the
+training split's mean and deviation). Mean pooling over chunks hides how long a document is, and length is a
+strong quality signal on web text (on the DCLM human judgements it lifts the held-out Spearman from 0.52 to
+0.59 in ``bench/classifiers.py``'s cross-validation).
+
 The regularization strength is picked by 5-fold cross-validation on the training split only (folds in input
 order, no shuffling, so a retrain is identical). Only the weights are stored (``proxy_head.npz``: ``W``, ``b``,
 no pickle), and inference is one matrix product in numpy, so scoring does not depend on the scikit-learn
@@ -32,19 +37,21 @@ class Head:
     W: np.ndarray
     b: np.ndarray
     reg: float
+    len_mean: float = 0.0
+    len_std: float = 1.0
 
     def save(self, model_dir: str) -> None:
         np.savez(os.path.join(model_dir, FILE), kind=np.array(self.kind), W=self.W, b=self.b,
-                 reg=np.array(self.reg))
+                 reg=np.array(self.reg), len_mean=np.array(self.len_mean), len_std=np.array(self.len_std))
 
     @classmethod
     def load(cls, model_dir: str) -> Head:
         with np.load(os.path.join(model_dir, FILE), allow_pickle=False) as z:
-            return cls(str(z["kind"]), z["W"], z["b"], float(z["reg"]))
+            return cls(str(z["kind"]), z["W"], z["b"], float(z["reg"]), float(z["len_mean"]), float(z["len_std"]))
 
-    def predict(self, X: np.ndarray, task: Task) -> tuple[np.ndarray, np.ndarray]:
-        """(scores, predicted bucket) for embeddings ``X``."""
-        z = X.astype(np.float64) @ self.W + self.b
+    def predict(self, X: np.ndarray, texts: list[str], task: Task) -> tuple[np.ndarray, np.ndarray]:
+        """(scores, predicted bucket) for embeddings ``X`` of ``texts``."""
+        z = features(X, texts, self.len_mean, self.len_std) @ self.W + self.b
         if self.kind == "ridge":
             scores = np.clip(z[:, 0], task.lo, task.hi)
             return scores, task.score_to_bucket(scores)
@@ -54,16 +61,28 @@ class Head:
         return p[:, -1], p.argmax(axis=1)
 
 
-def train(X: np.ndarray, labels: list, task: Task) -> Head:
-    """Fit the head on training embeddings ``X`` and their labels."""
+def log_lengths(texts: list[str]) -> np.ndarray:
+    return np.log1p(np.array([len(t or "") for t in texts], dtype=np.float64))
+
+
+def features(X: np.ndarray, texts: list[str], len_mean: float, len_std: float) -> np.ndarray:
+    """The head's input: embedding columns, then the standardized log length."""
+    return np.hstack([X.astype(np.float64), ((log_lengths(texts) - len_mean) / len_std)[:, None]])
+
+
+def train(X: np.ndarray, texts: list[str], labels: list, task: Task) -> Head:
+    """Fit the head on training embeddings ``X`` of ``texts`` and their labels."""
     from sklearn.linear_model import LogisticRegression, RidgeCV
     from sklearn.model_selection import KFold
 
+    ll = log_lengths(texts)
+    len_mean, len_std = float(ll.mean()), float(ll.std()) or 1.0
+    X = features(X, texts, len_mean, len_std)
     if task.kind == "score":
         y = np.asarray(labels, dtype=np.float64)
         m = RidgeCV(alphas=ALPHAS, cv=KFold(min(5, len(y)))).fit(X, y)
         return Head("ridge", m.coef_.reshape(-1, 1).astype(np.float64), np.array([m.intercept_], np.float64),
-                    float(m.alpha_))
+                    float(m.alpha_), len_mean, len_std)
     b = task.bucket(labels)
     k = len(task.classes)
     counts = np.bincount(b, minlength=k)
@@ -78,7 +97,7 @@ def train(X: np.ndarray, labels: list, task: Task) -> Head:
     else:
         for j, c in enumerate(m.classes_):
             W[:, c], bias[c] = m.coef_[j], m.intercept_[j]
-    return Head("softmax", W, bias, best_c)
+    return Head("softmax", W, bias, best_c, len_mean, len_std)
 
 
 def _pick_c(X: np.ndarray, b: np.ndarray, n_folds: int) -> float:

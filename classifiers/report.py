@@ -75,7 +75,8 @@ def model_card(meta: dict) -> str:
              f"keep threshold {t['threshold']:g}",
              f"- proxy: frozen `{meta['encoder']['spec']}` embeddings (sha256 {meta['encoder']['hash'][:16]}…), "
              f"texts chunked into {meta['chunking']['window']}-word-piece windows (at most "
-             f"{meta['chunking']['max_chunks']}) and mean-pooled, then a {meta['proxy']['head']} head "
+             f"{meta['chunking']['max_chunks']}) and mean-pooled, plus the standardized log length, into a "
+             f"{meta['proxy']['head']} head "
              f"(regularization {meta['proxy']['regularization']:g}, picked by 5-fold CV on the training split)",
              f"- baseline: fastText supervised on the buckets, {meta['fasttext']}", "",
              "## Data and split", "",

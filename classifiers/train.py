@@ -48,10 +48,10 @@ def train_models(labels: LabelSet, dimension: str, out_dir: str, domain: str = "
     embed_s = time.perf_counter() - t0
     tr_labels = [labels.labels[i] for i in train_idx]
     te_labels = [labels.labels[i] for i in test_idx]
-    head = proxy.train(X[train_idx], tr_labels, task)
+    head = proxy.train(X[train_idx], [texts[i] for i in train_idx], tr_labels, task)
     ft = fasttext_model.train([texts[i] for i in train_idx], buckets[train_idx], seed)
 
-    p_scores, p_pred = head.predict(X[test_idx], task)
+    p_scores, p_pred = head.predict(X[test_idx], [texts[i] for i in test_idx], task)
     f_scores, f_pred = fasttext_model.predict(ft, [texts[i] for i in test_idx], task)
     metrics = {"proxy": evaluate(task, p_scores, te_labels, p_pred),
                "fasttext": evaluate(task, f_scores, te_labels, f_pred)}

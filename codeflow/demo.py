@@ -86,6 +86,12 @@ def demo_fim(lake: str, engine: str) -> list[RunSummary]:
     return run(lake, engine)
 
 
+def demo_classifiers(lake: str, engine: str) -> list[RunSummary]:
+    from codeflow.classifiers.demo import demo_classifiers as run
+
+    return run(lake, engine)
+
+
 # (name, step). Add yours at the end.
 DEMO_STEPS: list[tuple[str, Callable[[str, str], list[RunSummary]]]] = [
     ("exact dedup of sample documents", demo_exact_dedup),
@@ -94,4 +100,5 @@ DEMO_STEPS: list[tuple[str, Callable[[str, str], list[RunSummary]]]] = [
     ("code validation of the sample repo and this checkout", demo_code),
     ("commit triplets from this checkout's history and a generated repo", demo_triplets),
     ("FIM samples, file and repo level, from the validated sample repos", demo_fim),
+    ("quality classifiers: proxy + fastText on bundled real labels, scoring the docs and code", demo_classifiers),
 ]

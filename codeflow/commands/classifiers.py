@@ -164,11 +164,15 @@ def _print_metrics(metrics: dict, headline_rows, what: str) -> None:
 @click.option("--batch-size", type=click.IntRange(min=1), default=64, show_default=True)
 @click.option("--threads", type=click.IntRange(min=1), default=1, show_default=True,
               help="Torch threads per worker (part of the output's identity: keep it fixed across re-runs).")
+@click.option("--code-uses-text-models", is_flag=True,
+              help="Score code records with the text models when no code model is given (default: code without a "
+                   "code model stays unscored).")
 @engine_options
-def classify(models, inputs, out, keep, scorer, text_column, batch_size, threads, engine, workers, overwrite) -> None:
+def classify(models, inputs, out, keep, scorer, text_column, batch_size, threads, code_uses_text_models, engine,
+             workers, overwrite) -> None:
     """Score records with quality models: add `quality` and `quality_score`, reject by keep rules."""
     from codeflow.classifiers.classify import make_config, run_classify
     from codeflow.ui import print_summary
 
-    cfg = make_config(list(models), list(keep), scorer, text_column, batch_size, threads)
+    cfg = make_config(list(models), list(keep), scorer, text_column, batch_size, threads, code_uses_text_models)
     print_summary([run_classify(list(inputs), out, cfg, engine, workers, overwrite)])
