@@ -7,7 +7,7 @@ mean held-out Spearman and macro-F1 of each, plus the single seeded split that `
 uses. Inference throughput is measured on ``--speed-docs`` texts per set with one torch thread / one fastText
 thread, in documents per second per core.
 
-    python bench/classifiers.py [--sets dclm,fineweb,davidson] [--repeats 2] [--speed-docs 200]
+    python bench/classifiers.py [--sets dclm,fineweb,davidson] [--repeats 1] [--speed-docs 100] [--cache DIR]
 
 Not a test: it takes minutes on a CPU (embedding ~3,600 texts, DCLM's long pages chunked).
 """
@@ -90,9 +90,9 @@ def main() -> int:
 
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--sets", default="dclm,fineweb,davidson")
-    ap.add_argument("--repeats", type=int, default=2)
+    ap.add_argument("--repeats", type=int, default=1)
     ap.add_argument("--seed", type=int, default=0)
-    ap.add_argument("--speed-docs", type=int, default=200)
+    ap.add_argument("--speed-docs", type=int, default=100)
     ap.add_argument("--cache", default=None, help="Folder to keep embeddings between runs (keyed by the texts).")
     args = ap.parse_args()
     chunking = Chunking()

@@ -77,7 +77,7 @@ def model_card(meta: dict) -> str:
              f"texts chunked into {meta['chunking']['window']}-word-piece windows (at most "
              f"{meta['chunking']['max_chunks']}) and mean-pooled, plus the standardized log length, into a "
              f"{meta['proxy']['head']} head "
-             f"(regularization {meta['proxy']['regularization']:g}, picked by 5-fold CV on the training split)",
+             f"(regularization {meta['proxy']['regularization']:g}, picked by CV on the training split)",
              f"- baseline: fastText supervised on the buckets, {meta['fasttext']}", "",
              "## Data and split", "",
              f"- labels: `{d['file']}` (sha256 {d['sha256'][:16]}…), text column `{d['text_column']}`, label column "

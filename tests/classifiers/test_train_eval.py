@@ -90,3 +90,22 @@ def test_bad_label_files_and_model_dirs_are_one_line_errors(tox_model: Path, tox
     code, output = cli("classifiers", "train", "--labels", str(tox_labels), "--label-column", "toxicity",
                        "--dimension", "toxicity", "--out", str(tmp_path / "data"))
     assert code == 1 and "refusing" in output and (tmp_path / "data" / "keep.txt").exists()
+
+
+def test_long_texts_are_chunked_within_the_window_and_pooled(tox_model: Path) -> None:
+    from codeflow.classifiers.encoder import Chunking, encoder
+
+    enc = encoder("minilm", 1)
+    long = " ".join(f"word{i} is followed by" for i in range(1500))  # ~ 9,000 word pieces
+    chunking = Chunking(window=254, max_chunks=3)
+    chunks = enc.chunks(long, chunking)
+    assert len(chunks) == 3
+    pos = 0
+    for c in chunks:  # consecutive substrings of the text, each within the encoder's window
+        at = long.index(c, pos)
+        assert long[pos:at].strip() == "" and len(enc.tokenizer(c, add_special_tokens=False)["input_ids"]) <= 254
+        pos = at + len(c)
+    assert len(enc.chunks(long, Chunking(window=254, max_chunks=8))) == 8  # capped: the head of the text
+    X = enc.embed([long, chunks[0], "", "  \n"], chunking)
+    assert np.allclose(np.linalg.norm(X[:2], axis=1), 1.0) and not X[2:].any()  # empty texts embed to zeros
+    assert not np.allclose(X[0], X[1])  # the pooled vector is not just the first window
