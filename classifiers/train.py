@@ -69,7 +69,7 @@ def train_models(labels: LabelSet, dimension: str, out_dir: str, domain: str = "
                     "hash": folder_hash(folder), "dim": enc.dim, "threads": threads},
         "chunking": asdict(chunking),
         "proxy": {"head": head.kind, "regularization": head.reg},
-        "fasttext": {**fasttext_model.PARAMS, "seed": seed},
+        "fasttext": {**fasttext_model.PARAMS, "seed": seed, "lr": float(ft.f.getArgs().lr)},
         "data": {"file": os.path.basename(labels.source), "sha256": labels.sha256, "rows": len(texts),
                  "dropped": labels.dropped, "text_column": labels.text_column, "label_column": labels.label_column,
                  "class_counts": {task.classes[b]: int(c) for b, c in enumerate(np.bincount(buckets,
