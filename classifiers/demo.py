@@ -1,7 +1,9 @@
 """The demo step of the quality classifiers: no endpoint, so nothing is annotated; two models are trained on bundled
 real labels and score what the earlier demo steps wrote.
 
-* ``toxicity``: 600 of the bundled Davidson et al. tweets (annotator votes -> probability), text domain;
+* ``toxicity``: 600 of the bundled Davidson et al. tweets (annotator votes -> probability), text domain, half of
+  them "neither" tweets: the fixture is 83% offensive, and a model trained on that prior calls a third of
+  ordinary web pages toxic;
 * ``edu``: the 150 FineWeb-Edu-prompt scores of llama-3.3-70b (fixture), text domain.
 
 Each model directory (proxy + fastText, card, ``report.html``) lands in ``{lake}/classifiers/models/<dimension>``
@@ -50,11 +52,14 @@ def demo_classifiers(lake: str, engine: str) -> list[RunSummary]:
 
     root = _model_root(lake)
     os.makedirs(root, exist_ok=True)
-    tweets = os.path.join(root, f"davidson_{DEMO_TWEETS}.jsonl")
+    tweets = os.path.join(root, f"davidson_balanced_{DEMO_TWEETS}.jsonl")
     if not os.path.exists(tweets):
-        with gzip.open(fixture("davidson_tweets.jsonl.gz"), "rt") as f, open(tweets + ".tmp", "w") as g:
-            for line in list(f)[:DEMO_TWEETS]:
-                r = json.loads(line)
+        with gzip.open(fixture("davidson_tweets.jsonl.gz"), "rt") as f:
+            rows = [json.loads(line) for line in f]
+        half = DEMO_TWEETS // 2  # file order: the first "neither" tweets and the first offensive / hate ones
+        picked = [r for r in rows if r["class"] == 2][:half] + [r for r in rows if r["class"] != 2][:half]
+        with open(tweets + ".tmp", "w") as g:
+            for r in picked:
                 g.write(json.dumps({"text": r["tweet"], "toxicity": r["toxicity"]}) + "\n")
         os.replace(tweets + ".tmp", tweets)
     _train(tweets, "text", "toxicity", "toxicity", os.path.join(root, "toxicity"))
