@@ -115,6 +115,8 @@ def main() -> int:
                                  buckets[sub], chunking)
         res = {m: {k: mean([f[m][k] for f in cv]) for k in ("spearman", "macro_f1")} for m in ("proxy", "fasttext")}
         rows.append((name, what, len(ls.texts), res, one, p_speed, f_speed))
+        print(f"[{name}] cv {res} split {({m: {k: one[m][k] for k in ('spearman', 'macro_f1')} for m in one})} "
+              f"docs/s/core proxy {p_speed:.1f} fastText {f_speed:.0f}", file=sys.stderr, flush=True)
 
     print(f"\nheld-out mean over {args.repeats}x5-fold CV (same folds for both); "
           "single seeded 80/20 split in brackets")
