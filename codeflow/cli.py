@@ -21,6 +21,8 @@ from codeflow.errors import CodeflowError
 COMMANDS: dict[str, str] = {
     "benchmarks": "codeflow.commands.benchmarks:benchmarks",
     "build-triplets": "codeflow.commands.triplets:build_triplets",
+    "classifiers": "codeflow.commands.classifiers:classifiers",
+    "classify": "codeflow.commands.classifiers:classify",
     "clean-cc": "codeflow.commands.clean_cc:clean_cc",
     "code": "codeflow.commands.code:code",
     "decontaminate": "codeflow.commands.decontaminate:decontaminate",

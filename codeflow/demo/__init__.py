@@ -103,6 +103,12 @@ def demo_decontaminate(lake: str, engine: str) -> list[RunSummary]:
     return run(lake, engine)
 
 
+def demo_classifiers(lake: str, engine: str) -> list[RunSummary]:
+    from codeflow.classifiers.demo import demo_classifiers as run
+
+    return run(lake, engine)
+
+
 # (name, step). Add yours at the end.
 DEMO_STEPS: list[tuple[str, Callable[[str, str], list[RunSummary]]]] = [
     ("exact dedup of sample documents", demo_exact_dedup),
@@ -112,5 +118,6 @@ DEMO_STEPS: list[tuple[str, Callable[[str, str], list[RunSummary]]]] = [
     ("commit triplets from this checkout's history and a generated repo", demo_triplets),
     ("FIM samples, file and repo level, from the validated sample repos", demo_fim),
     ("benchmark decontamination of the validated code (with planted leaks)", demo_decontaminate),
+    ("quality classifiers: proxy + fastText on bundled real labels, scoring the docs and code", demo_classifiers),
     ("train the tiny PLT a few steps on the lake's text shards", demo_train),
 ]
