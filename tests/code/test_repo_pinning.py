@@ -68,3 +68,12 @@ def test_unreachable_server_fails_the_unit_instead_of_rejecting_the_repo(tmp_pat
     assert code != 0 and "1 of 2 units failed" in output
     assert [p.name for p in (out / "_committed").glob("*.json")] == ["part-00000.json"]  # no clone_failed reject
     assert not (out / "_SUCCESS").exists()
+
+
+def test_clone_over_the_time_limit_is_rejected_clone_timeout(tmp_path: Path, monkeypatch) -> None:
+    monkeypatch.setenv("CODEFLOW_REPO_CACHE", str(tmp_path / "cache"))
+    monkeypatch.setenv("CODEFLOW_CLONE_TIMEOUT_S", "1e-9")  # already over budget when the first object arrives
+    origin = tmp_path / "slow.git"
+    make_repo(str(origin), {"a.py": b"x = 1\n"}, bare=True)
+    summary = run_code_repos(_list(tmp_path, f"file://{origin}\tacme/slow"), str(tmp_path / "o"))
+    assert summary.reasons == {"clone_timeout": 1} and summary.kept == 0
