@@ -12,6 +12,7 @@ $(STAMP): pyproject.toml setup.py codeflow/code/_native.c
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install -q --upgrade pip setuptools wheel
 	$(BIN)/pip install -q -e ".[dev]"
+	@$(BIN)/python -c 'from codeflow.code.validate import native_status; print("code validation:", native_status())'
 	touch $(STAMP)
 
 install: $(STAMP)

@@ -137,4 +137,4 @@ def python_only() -> Iterator[None]:
 
 def status() -> str:
     """``native`` when the C code is in use, else ``python: <why>`` (after the first ``checker`` call)."""
-    return _status
+    return "python: inside python_only()" if _forced_python else _status

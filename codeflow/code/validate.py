@@ -155,6 +155,7 @@ def first_error(root):
             return node
 
 def error_site(node) -> ErrorSite:
+    """A py-tree-sitter node's ``ErrorSite``, the same tuple the C ``check`` returns for its first error."""
     row, column = node.start_point
     return ErrorSite(node.is_missing, node.type, node.start_byte, node.end_byte, row, column)
 
@@ -218,6 +219,12 @@ def python_check(data: bytes, language: str, classes: bytes | None) -> tuple:
         return None, root.descendant_count, None, None, None
     m = _walk(tree, classes)
     return None, root.descendant_count, m["max_depth"], m["function_count"], m["_comment_bytes"]
+
+
+def native_status() -> str:
+    """``native`` when parse and walk run in the C extension here, else ``python: <why>`` (shown by make install)."""
+    native.checker(python_check, _kind_classes)
+    return native.status()
 
 
 def parse_checked(data: bytes, language: str, path: str = "", metrics: bool = True) -> tuple[str, tuple]:

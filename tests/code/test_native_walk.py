@@ -25,7 +25,7 @@ from hypothesis import strategies as st
 
 from codeflow.code import native
 from codeflow.code.languages import grammar_binding
-from codeflow.code.validate import _kind_classes, line_metrics, python_check
+from codeflow.code.validate import _kind_classes, line_metrics, native_status, python_check
 from tests.code.helpers import sample_files
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -65,7 +65,7 @@ def test_runtime_pin_is_the_py_tree_sitter_pin() -> None:
 
 def test_c_check_equals_python_check_on_whole_and_cut_files() -> None:
     check = _check()
-    assert native.status() == "native"
+    assert native_status() == native.status() == "native"
     from codeflow.code.languages import language_for_path
 
     compared = errors = 0
@@ -157,6 +157,8 @@ def test_without_the_extension_the_verdicts_are_the_same() -> None:
     assert not_built["status"].startswith("python: extension not built")
     off = _verdicts(env={native.ENV: "0"})
     assert off["status"] == f"python: turned off by {native.ENV}=0"
+    with native.python_only():
+        assert native_status().startswith("python")
     on = _verdicts()
     assert on["verdicts"] == off["verdicts"] == not_built["verdicts"]
     reasons = [v[0] for v in on["verdicts"].values()]
