@@ -38,6 +38,11 @@ PARQUET_OPTIONS: dict[str, Any] = dict(compression="zstd", compression_level=3, 
                                        write_statistics=True, data_page_size=1 << 20, row_group_size=64 * 1024)
 
 
+# Files and folders only codeflow writes at the top of an output: their presence makes a folder deletable.
+CODEFLOW_MARKS = frozenset({"_manifest.json", "_committed", "_work", "_SUCCESS", "_stats.json", "_funnel.json",
+                            "_code"})
+
+
 class LakeError(CodeflowError):
     """A lake-level problem a user must fix (config mismatch with existing output, unreadable manifest)."""
 
@@ -175,9 +180,18 @@ class StageOutput:
                                 f"use --overwrite or another --out")
 
     def clear(self) -> None:
-        """Delete the output (``--overwrite``); the writer's lease file (codeflow.lease) stays in place."""
+        """Delete the output (``--overwrite``); the writer's lease file (codeflow.lease) stays in place.
+
+        Only a folder codeflow wrote (one of ``CODEFLOW_MARKS`` in it) or an empty one is deleted: ``--out`` naming
+        a folder of the user's own data by mistake is refused, never wiped.
+        """
         if not self.fs.exists(self.root):
             return
+        if not self._written_by_codeflow():
+            names = {posixpath.basename(p.rstrip("/")) for p in self.fs.ls(self.root, detail=False)}
+            sample = ", ".join(sorted(names - {"_lease.json"})[:3])
+            raise LakeError(f"--overwrite: {self.url} was not written by codeflow (it holds {sample}); "
+                            f"refusing to delete it")
         lease = self.path("_lease.json")
         if not self.fs.exists(lease):
             self.fs.rm(self.root, recursive=True)
@@ -185,6 +199,19 @@ class StageOutput:
         for p in self.fs.ls(self.root, detail=False):
             if posixpath.basename(p.rstrip("/")) != "_lease.json":
                 self.fs.rm(p, recursive=True)
+
+    def _written_by_codeflow(self) -> bool:
+        """Empty (but for our lease), or a codeflow mark at the top or one level down (clean-cc's documents/)."""
+        entries = self.fs.ls(self.root, detail=True)
+        names = {posixpath.basename(e["name"].rstrip("/")) for e in entries}
+        if not names - {"_lease.json"} or names & CODEFLOW_MARKS:
+            return True
+        for e in entries:
+            if e.get("type") == "directory":
+                sub = {posixpath.basename(p.rstrip("/")) for p in self.fs.ls(e["name"], detail=False)}
+                if sub & CODEFLOW_MARKS:
+                    return True
+        return False
 
     def finalize(self, stage: str, n_shards: int, schema: pa.Schema, config: Mapping[str, Any],
                  stats: Mapping[str, Any], markers: list[dict] | None = None) -> None:
