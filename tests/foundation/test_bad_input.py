@@ -241,3 +241,15 @@ def test_memory_filesystem_with_one_worker_still_works(tmp_path: Path) -> None:
     assert code == 0, output
     got = StageOutput("memory://badinput/one")
     assert set(got.read_kept(["id"]).column("id").to_pylist()) == ids
+
+
+def test_overwrite_never_deletes_a_folder_codeflow_did_not_write(tmp_path: Path) -> None:
+    _jsonl(tmp_path / "in" / "x.jsonl", "x")
+    (tmp_path / "mine").mkdir()
+    (tmp_path / "mine" / "thesis.tex").write_text("years of work")
+    line = _user_error("ingest", "--input", str(tmp_path / "in"), "--out", str(tmp_path / "mine"), "--overwrite")
+    assert "not a codeflow output" in line and (tmp_path / "mine" / "thesis.tex").exists()
+    out = str(tmp_path / "o")
+    assert run_cli("ingest", "--input", str(tmp_path / "in"), "--out", out)[0] == 0
+    assert run_cli("ingest", "--input", str(tmp_path / "in"), "--out", out, "--overwrite")[0] == 0  # ours: fine
+    check_output(tmp_path / "o")

@@ -88,8 +88,8 @@ def test_lease_is_reentrant_and_survives_overwrite(tmp_path: Path) -> None:
     with hold(out.url) as outer:
         with hold(out.url) as inner:
             assert inner is outer
-        out.claim("ingest")  # what a run does first: the folder held only our lease, so it is ours to clear
         (tmp_path / "o" / "part-00000.parquet").write_bytes(b"x")
+        (tmp_path / "o" / "_committed").mkdir()  # what makes it a codeflow output --overwrite may clear
         out.clear()
         assert (tmp_path / "o" / LEASE_NAME).exists() and not (tmp_path / "o" / "part-00000.parquet").exists()
         with pytest.raises(LeaseError):
