@@ -33,7 +33,10 @@ class EndpointError(CodeflowError):
 
 
 class EndpointDown(CodeflowError):
-    """The endpoint kept failing with transient errors after every retry."""
+    """The endpoint kept failing with transient errors after every retry. Like units that failed on I/O, not a
+    usage error: exit 1, and a re-run resumes from the cache."""
+
+    exit_code = 1
 
 
 class RateLimiter:

@@ -96,7 +96,7 @@ def test_resume_and_model_hash_in_the_config(tox_model: Path, tmp_path: Path, cl
     meta["task"]["threshold"] = 0.25
     (changed / "model.json").write_text(json.dumps(meta))
     code, output = cli(*[a if a != str(tox_model) else str(changed) for a in args])
-    assert code == 1 and "config" in output, output
+    assert code == 2 and "config" in output, output
 
 
 def test_keep_rules_parse_and_unknown_dimensions_are_errors(tox_model: Path, tmp_path: Path, cli) -> None:
@@ -107,7 +107,7 @@ def test_keep_rules_parse_and_unknown_dimensions_are_errors(tox_model: Path, tmp
     for rule, needle in (("edu>=3", "no model scores 'edu'"), ("toxicity=>1", "not DIMENSION OP NUMBER")):
         code, output = cli("classify", "--model", str(tox_model), "--input", str(tmp_path / "docs"),
                            "--out", str(tmp_path / "o"), "--keep", rule)
-        assert code == 1 and needle in output, output
+        assert code == 2 and needle in output, output
 
 
 def test_code_records_are_routed_to_code_models_only(tox_model: Path, tmp_path: Path) -> None:

@@ -67,11 +67,11 @@ def test_bad_label_files_and_model_dirs_are_one_line_errors(tox_model: Path, tox
     out = str(tmp_path / "m")
     code, output = cli("classifiers", "train", "--labels", str(tox_labels), "--dimension", "toxicity", "--out", out,
                        "--label-column", "nope")
-    assert code == 1 and output.startswith("error: ") and "no column 'nope'" in output and "toxicity" in output
+    assert code == 2 and output.startswith("error: ") and "no column 'nope'" in output and "toxicity" in output
     one = tmp_path / "one.jsonl"
     one.write_text("".join(json.dumps({"text": f"doc {i}", "label": 1}) + "\n" for i in range(20)))
     code, output = cli("classifiers", "train", "--labels", str(one), "--dimension", "edu", "--out", out)
-    assert code == 1 and "single class" in output, output
+    assert code == 2 and "single class" in output, output
     assert not Path(out).exists()
 
     old = tmp_path / "old"
@@ -80,16 +80,16 @@ def test_bad_label_files_and_model_dirs_are_one_line_errors(tox_model: Path, tox
     (old / MODEL_JSON).write_text(json.dumps({**meta, "format_version": 0}))
     code, output = cli("classifiers", "eval", "--model", str(old), "--labels", str(tox_labels), "--label-column",
                        "toxicity")
-    assert code == 1 and "version 0" in output and "retrain" in output, output
+    assert code == 2 and "version 0" in output and "retrain" in output, output
     code, output = cli("classify", "--model", str(tmp_path), "--input", str(tox_labels), "--out", out)
-    assert code == 1 and "not a quality model directory" in output, output
+    assert code == 2 and "not a quality model directory" in output, output
 
     # train refuses to write into a folder that is not a model directory
     (tmp_path / "data").mkdir()
     (tmp_path / "data" / "keep.txt").write_text("mine")
     code, output = cli("classifiers", "train", "--labels", str(tox_labels), "--label-column", "toxicity",
                        "--dimension", "toxicity", "--out", str(tmp_path / "data"))
-    assert code == 1 and "refusing" in output and (tmp_path / "data" / "keep.txt").exists()
+    assert code == 2 and "refusing" in output and (tmp_path / "data" / "keep.txt").exists()
 
 
 def test_long_texts_are_chunked_within_the_window_and_pooled(tox_model: Path) -> None:

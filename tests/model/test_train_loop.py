@@ -92,13 +92,13 @@ def test_resume_refuses_a_checkpoint_of_another_config(lake, tmp_path):
 def test_cli_errors_are_one_line(tmp_path, cli, lake):
     (tmp_path / "empty").mkdir()
     code, out = cli("train", "--data", str(tmp_path / "empty"), "--out", str(tmp_path / "r"))
-    assert code == 1 and out.startswith("error:") and "no input files" in out and out.count("\n") == 1
+    assert code == 2 and out.startswith("error:") and "no input files" in out and out.count("\n") == 1
     code, out = cli("train", "--data", lake, "--out", str(tmp_path / "r"), "--preset", "huge")
     assert code == 2 and "huge" in out
     conf = tmp_path / "c.toml"
     conf.write_text("[train]\nbatch_size = 2\nnot_an_option = 1\n")
     code, out = cli("train", "--config", str(conf), "--data", lake, "--out", str(tmp_path / "r"))
-    assert code == 1 and "not_an_option" in out
+    assert code == 2 and "not_an_option" in out
 
 
 def test_config_file_then_cli_overrides(tmp_path):
