@@ -2,38 +2,18 @@
 
 from __future__ import annotations
 
-import os
-import signal
-import subprocess
-import sys
-import time
-
 from planted import planted_corpus, write_units
 
 from codeflow.dedup.minhash import MinHashConfig
 from codeflow.dedup.minhash_run import NearDedup, run_near_dedup
 from codeflow.plan import RunInfo
 from codeflow.runner import ScratchJob
+from tests.foundation.helpers import kill_when
 
 
 def shard_bytes(folder) -> dict[str, bytes]:
     return {str(p.relative_to(folder)): p.read_bytes() for p in sorted(folder.rglob("*.parquet"))
             if "_work" not in p.parts}
-
-
-def kill_when(args: list[str], ready, timeout: float = 120.0) -> bool:
-    """Start the CLI, SIGKILL it as soon as ``ready()``; False if it finished first."""
-    proc = subprocess.Popen([sys.executable, "-m", "codeflow.cli", *args], stdout=subprocess.DEVNULL,
-                            stderr=subprocess.DEVNULL, start_new_session=True)
-    deadline = time.monotonic() + timeout
-    while proc.poll() is None and time.monotonic() < deadline:
-        if ready():
-            os.killpg(proc.pid, signal.SIGKILL)
-            proc.wait()
-            return True
-        time.sleep(0.02)
-    proc.wait()
-    return False
 
 
 def test_kill_and_resume_gives_the_uninterrupted_result(tmp_path):

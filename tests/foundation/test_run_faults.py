@@ -3,11 +3,6 @@
 from __future__ import annotations
 
 import json
-import os
-import signal
-import subprocess
-import sys
-import time
 from pathlib import Path
 
 import pyarrow as pa
@@ -23,23 +18,9 @@ from codeflow.dedup.semantic import SemanticConfig
 from codeflow.lake import StageOutput
 from codeflow.records import DOCUMENT_SCHEMA, rejects_table
 from codeflow.sources import expand_inputs
+from tests.foundation.helpers import kill_when
 
 from .helpers import write_jsonl
-
-
-def _kill_when(args: list[str], ready, timeout: float = 120.0) -> bool:
-    """Start the CLI, SIGKILL it as soon as ``ready()``; False if it finished first."""
-    proc = subprocess.Popen([sys.executable, "-m", "codeflow.cli", *args], stdout=subprocess.DEVNULL,
-                            stderr=subprocess.DEVNULL, start_new_session=True)
-    deadline = time.monotonic() + timeout
-    while proc.poll() is None and time.monotonic() < deadline:
-        if ready():
-            os.killpg(proc.pid, signal.SIGKILL)
-            proc.wait()
-            return True
-        time.sleep(0.01)
-    proc.wait()
-    return False
 
 
 def test_scratch_of_a_killed_run_is_not_reused_under_another_config(tmp_path: Path) -> None:
@@ -51,7 +32,7 @@ def test_scratch_of_a_killed_run_is_not_reused_under_another_config(tmp_path: Pa
     units = expand_inputs([str(tmp_path / "in")])
     out = tmp_path / "out"
     keys = out / "_work" / "keys"
-    killed = _kill_when(["--quiet", "dedup", "--exact", "--normalize", "whitespace", "--input",
+    killed = kill_when(["--quiet", "dedup", "--exact", "--normalize", "whitespace", "--input",
                          str(tmp_path / "in"), "--out", str(out)],
                         lambda: keys.exists() and len(list(keys.glob("part-*.parquet"))) >= 3)
     assert killed, "the run finished before its keys phase could be interrupted"
