@@ -15,8 +15,6 @@ from __future__ import annotations
 import json
 import logging
 import os
-import subprocess
-import sys
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
@@ -179,50 +177,27 @@ def has_rows(url: str) -> bool:
         return json.load(f).get("kept", 0) > 0
 
 
-def _spark_argv(master: str, argv: list[str]) -> list[str]:
-    from codeflow.pipelines.spark import submit
-    from codeflow.pipelines.spark.cluster import loopback_driver_conf, spark_home
-
-    return [str(spark_home() / "bin" / "spark-submit"), "--master", master, "--conf", "spark.ui.enabled=false",
-            *loopback_driver_conf(master),
-            "--conf", f"spark.pyspark.python={sys.executable}", submit.__file__, *argv]
-
-
 def run_stage(step: Step, p: Params) -> list[str]:
     """Run one step into ``step.out``; returns the HTML reports it wrote (for the task log).
 
     Raises ``StageUnavailable`` when the step is to be skipped and ``StageFailed`` when the stage exits
-    non-zero (its own error line is printed first). A step whose output is already complete is a no-op
-    resume inside the stage itself, not a special case here.
+    non-zero. A step whose output is already complete is a no-op resume inside the stage itself, not a
+    special case here. Exit 1 (units failed on I/O, left uncommitted) is worth a retry; exit 2 (bad input or
+    options) is not.
     """
     if step.skip_reason:
         raise StageUnavailable(f"{step.task_id}: skipped, {step.skip_reason}")
+    from codeflow.engines import Engine, engine_class
+
     argv = ["--quiet", *step.argv, "--out", step.out]
+    engine: type[Engine] = Engine  # commands without --engine (train) run in this process
     if step.command in ENGINE_COMMANDS:
-        argv += ["--engine", p.engine]
-        if p.engine == "local":
-            argv += ["--workers", str(p.workers)]
-    if p.engine == "spark" and step.command in ENGINE_COMMANDS:
-        from codeflow.pipelines.spark.cluster import check_master_reachable
-
-        if not p.spark_master:
-            raise StageFailed("engine=spark needs a master: set the spark_master param or the Airflow connection")
-        check_master_reachable(p.spark_master)
-        env = {**os.environ, "PYSPARK_PYTHON": sys.executable, "PYSPARK_DRIVER_PYTHON": sys.executable}
-        env.pop("CODEFLOW_SPARK_MASTER", None)
-        proc = subprocess.run(_spark_argv(p.spark_master, argv), env=env, text=True, capture_output=True)
-        print(proc.stdout, end="")  # the summary table, into the task log
-        if proc.returncode != 0:
-            lines = [ln for ln in proc.stderr.splitlines() if ln.startswith("error:")]
-            raise StageFailed(f"{step.task_id}: spark-submit exited {proc.returncode}: "
-                              f"{lines[-1] if lines else proc.stderr[-2000:]}", retryable=proc.returncode != 2)
-    else:
-        from codeflow.cli import main
-
-        code = main(argv)
-        if code != 0:  # 1: units failed on I/O and stay uncommitted (a retry resumes them); 2: bad input/options
-            raise StageFailed(f"{step.task_id}: `codeflow {' '.join(step.argv[:2])}` exited {code} "
-                              "(its error line is above)", retryable=code == 1)
+        argv += ["--engine", p.engine, "--workers", str(p.workers)]
+        engine = engine_class(p.engine)
+    code, why = engine.run_command(argv, p.spark_master)
+    if code != 0:
+        raise StageFailed(f"{step.task_id}: `codeflow {' '.join(step.argv[:2])}` on {p.engine} exited {code}: {why}",
+                          retryable=code != 2)
     return reports(step.out)
 
 

@@ -78,6 +78,14 @@ class Engine(ABC):
         """Units run in this very process, so a process-local filesystem (``memory://``) is shared with them."""
         return False
 
+    @classmethod
+    def run_command(cls, argv: list[str], master: str = "") -> tuple[int, str]:
+        """Run a whole ``codeflow`` command line on this engine, as a scheduler does (``codeflow.orchestrate``):
+        here, in this process. Returns the exit code and where its error is to be read."""
+        from codeflow.cli import main
+
+        return main(argv), "its error line is above"
+
     @abstractmethod
     def map_units(self, job: Callable[[int], Any], n: int, *, logs: str | None = None) -> None:
         """Call ``job(i)`` for ``i`` in ``range(n)``; ``logs``: a folder for the engine's own task logs."""
@@ -91,7 +99,7 @@ class EngineError(CodeflowError):
     """An unknown engine name (a usage error)."""
 
 
-def _engine_class(name: str) -> type[Engine]:
+def engine_class(name: str) -> type[Engine]:
     target = ENGINES.get(name)
     if target is None:
         raise EngineError(f"unknown engine {name!r}; choose one of {', '.join(ENGINES)}")
@@ -103,12 +111,12 @@ def get_engine(engine: str | Engine, workers: int = 1) -> Engine:
     """The engine object for a name (``local``, ``spark``), or ``engine`` itself when it already is one."""
     if isinstance(engine, Engine):
         return engine
-    return _engine_class(engine)(workers=workers)
+    return engine_class(engine)(workers=workers)
 
 
 def check_available(name: str) -> None:
     """``EngineError`` (a usage error) when engine ``name`` is unknown or its optional extra is not installed."""
-    problem = _engine_class(name).unavailable()
+    problem = engine_class(name).unavailable()
     if problem:
         raise EngineError(problem)
 

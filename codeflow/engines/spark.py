@@ -10,7 +10,7 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from typing import Any
 
-from codeflow.engines import Engine
+from codeflow.engines import Engine, EngineError
 
 
 def hadoop_path(url: str) -> str:
@@ -84,6 +84,18 @@ class SparkEngine(Engine):
         from codeflow.pipelines import SPARK_EXTRA
 
         return SPARK_EXTRA if importlib.util.find_spec("pyspark") is None else None
+
+    @classmethod
+    def run_command(cls, argv: list[str], master: str = "") -> tuple[int, str]:
+        """``spark-submit`` of the command line against ``master`` (a scheduler's task drives a cluster)."""
+        from codeflow.pipelines.spark.submit import submit_stage
+
+        if not master:
+            raise EngineError("engine=spark needs a master URL (spark://host:port)")
+        proc = submit_stage(master, argv)
+        print(proc.stdout, end="")  # the summary table, into the caller's log
+        lines = [ln for ln in proc.stderr.splitlines() if ln.startswith("error:")]
+        return proc.returncode, lines[-1] if lines else proc.stderr[-2000:]
 
     def map_units(self, job: Callable[[int], Any], n: int, *, logs: str | None = None) -> None:
         from codeflow.pipelines.spark.executor import run_units_spark

