@@ -9,9 +9,9 @@ import sys
 import pytest
 
 os.environ.setdefault("PYSPARK_PYTHON", sys.executable)
-os.environ.setdefault("SPARK_LOCAL_IP", "127.0.0.1")
+os.environ.setdefault("SPARK_LOCAL_IP", "127.0.0.1")  # test Spark traffic stays on the loopback interface
 # py4j logs at INFO from __del__ while the interpreter shuts down, after pytest closed the streams ("Logging error")
-logging.getLogger("py4j").setLevel(logging.WARNING)  # test Spark traffic stays on the loopback interface
+logging.getLogger("py4j").setLevel(logging.WARNING)
 os.environ.setdefault("CODEFLOW_SPARK_MASTER", "local[2]")
 os.environ.setdefault("CODEFLOW_SPARK_SHUFFLE_PARTITIONS", "4")
 
