@@ -70,11 +70,12 @@ def test_slow_page_is_rejected_and_the_rest_is_processed(tmp_path, isolation) ->
     assert "https://example.org/huge" in {d["url"] for d in unlimited.docs}
 
 
-FLAT_DOC = "<html><body>" + '<p class="x">word word word <b>bold</b></p>' * 150_000 + "</body></html>"
+# Large enough that parsing it inline takes several times the limit even on an idle, fast machine.
+FLAT_DOC = "<html><body>" + '<p class="x">word word word <b>bold</b></p>' * 400_000 + "</body></html>"
 
 
 def test_process_limit_stops_a_long_c_call_that_the_signal_limit_cannot() -> None:
-    """lxml parses a flat 6 MB document in one C call: SIGALRM fires on time but Python only runs the handler
+    """lxml parses a flat 16 MB document in one C call: SIGALRM fires on time but Python only runs the handler
     when the call returns; the worker process is killed on time."""
     t0 = time.perf_counter()
     with pytest.raises(StepTimeout):
