@@ -15,7 +15,6 @@ the same results.
 
 from __future__ import annotations
 
-import fnmatch
 import re
 from dataclasses import dataclass, field
 from functools import cache
@@ -24,7 +23,8 @@ from typing import NamedTuple
 from codeflow.code import native
 from codeflow.code.languages import LANGUAGES, get_language, get_parser, language_for_path
 from codeflow.code.quality import CodeConfig
-from codeflow.pathrules import LFS_POINTER as LFS_PREFIX  # one home for the marker
+from codeflow.pathrules import LFS_POINTER as LFS_PREFIX  # one home for the marker and the path rules
+from codeflow.pathrules import first_dir_in, matching_name
 
 # One translate maps ASCII digits to "0", ASCII letters to "a", everything else to " "; two counts follow.
 # UTF-8 continuation bytes are never ASCII, so this is exact for the ASCII part of any UTF-8 text.
@@ -74,28 +74,6 @@ def _kind_classes(language: str) -> bytes:
         table[lang.id_for_node_kind(t, True) or 0] = 2
     table[0] = 0
     return bytes(table)
-
-
-def is_vendored(path: str, dirs: tuple[str, ...]) -> str | None:
-    """The vendored folder a path lies in (``node_modules``, ``vendor``, ``third_party``, ...), else None."""
-    parts = path.split("/")[:-1]
-    for part in parts:
-        if part in dirs:
-            return part
-    return None
-
-
-@cache
-def _name_regex(patterns: tuple[str, ...]) -> re.Pattern:
-    """One compiled regex for all generated-name globs (one match per file instead of one per pattern)."""
-    return re.compile("|".join(f"(?P<cfgen{i}>{fnmatch.translate(p)})" for i, p in enumerate(patterns)))
-
-
-def generated_by_name(path: str, patterns: tuple[str, ...]) -> str | None:
-    if not patterns:
-        return None
-    m = _name_regex(patterns).match(path.rsplit("/", 1)[-1])
-    return patterns[int(m.lastgroup.removeprefix("cfgen"))] if m else None
 
 
 def generated_by_header(content: str, markers: tuple[str, ...], n_lines: int) -> str | None:
@@ -257,7 +235,7 @@ def validate_file(path: str | None, data: bytes | None, size: int, kind: str = "
         return Verdict(reason, detail or f"{kind} entry")
     if size > config.max_bytes or data is None:
         return Verdict("too_large", f"{size} bytes > {config.max_bytes}")
-    vendored = is_vendored(path, config.vendored_dirs)
+    vendored = first_dir_in(path, config.vendored_dirs)
     if vendored:
         return Verdict("vendored", f"under {vendored}/")
     if data.startswith(LFS_PREFIX) and len(data) < 1024:
@@ -270,7 +248,7 @@ def validate_file(path: str | None, data: bytes | None, size: int, kind: str = "
     if language is None or (config.languages and language not in config.languages):
         ext = path.rsplit(".", 1)[-1] if "." in path.rsplit("/", 1)[-1] else ""
         return Verdict("unknown_language", f"extension {ext!r}" if ext else "no extension or shebang")
-    pattern = generated_by_name(path, config.generated_names)
+    pattern = matching_name(path, config.generated_names)
     if pattern:
         return Verdict("generated", f"name matches {pattern}", language)
     try:
