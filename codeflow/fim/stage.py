@@ -10,7 +10,7 @@ Rejects (reason): ``missing_content`` (null), ``invalid_utf8`` (bytes that do no
 (nothing but whitespace), ``file_too_large`` (over ``max_file_chars``), ``special_token`` (content, path or
 repo name holding a special token: the sample could not be parsed back), ``bad_path`` (repo level: no path,
 or a line break in it), ``missing_repo`` (repo level: no repository name), ``missing_column`` (no content
-column at all).
+column at all), ``stub_file`` (``.pyi`` / ``.d.ts``: bodies are ``...``; ``skip_stubs``).
 """
 
 from __future__ import annotations
@@ -26,7 +26,7 @@ from codeflow.fim.ast_split import AstBounds
 from codeflow.fim.context import RepoFile, get_retriever, select_context
 from codeflow.fim.format import check_text, render_file, render_repo
 from codeflow.fim.repo_context import UnitIndex
-from codeflow.fim.sample import SPLIT_KINDS, SplitParams, choose_split, expand_modes, rng_for
+from codeflow.fim.sample import SPLIT_KINDS, SplitParams, choose_split, expand_modes, is_stub, is_text_only, rng_for
 from codeflow.fim.tokens import QWEN, FimTokens
 from codeflow.records import FIM_SCHEMA, rejects_table, stable_id
 from codeflow.stage import Stage, StageResult
@@ -51,6 +51,16 @@ class FimConfig:
     max_file_chars: int = 1_000_000
     max_ast_file_bytes: int = 1 << 20
     ast_window_bytes: int = 4096
+    # Split hygiene (docs/fim.md "Split hygiene"): char middles <= min(max_char_middle, fraction * file), 0 = no
+    # cap; AST middles <= max_middle_file_fraction of the file; import weight, and no import-only pick unless
+    # imports_alone; config / markup files char/line only; stubs rejected.
+    max_char_middle: int = 2000
+    max_char_middle_fraction: float = 0.25
+    max_middle_file_fraction: float = 0.5
+    import_weight: float = 0.003
+    imports_alone: bool = False
+    text_only_config: bool = True
+    skip_stubs: bool = True
     max_context_chars: int = 32_768
     max_context_files: int = 32
     retriever: str = "bm25_imports"  # ranks whole files (context="files")
@@ -69,14 +79,23 @@ class FimConfig:
         object.__setattr__(self, "mode_weights", tuple(float(w) for w in weights))
         if self.min_middle_bytes > self.max_middle_bytes:
             raise ValueError("min_middle_bytes > max_middle_bytes")
+        if self.max_char_middle < 0:
+            raise ValueError("max_char_middle must be >= 0 (0: no cap)")
+        for name in ("max_char_middle_fraction", "max_middle_file_fraction"):
+            if not 0.0 < getattr(self, name) <= 1.0:
+                raise ValueError(f"{name} must be within (0, 1]")
+        if self.import_weight < 0:
+            raise ValueError("import_weight must be >= 0")
         get_retriever(self.retriever)  # fail early on an unknown name
         if self.context not in CONTEXT_MODES:
             raise ValueError(f"context must be one of {CONTEXT_MODES}, not {self.context!r}")
 
     def split_params(self) -> SplitParams:
         bounds = AstBounds(self.min_middle_bytes, self.max_middle_bytes, self.max_ast_file_bytes,
-                           window_bytes=self.ast_window_bytes)
-        return SplitParams(self.modes, self.mode_weights, self.fim_rate, self.max_lines, bounds)
+                           window_bytes=self.ast_window_bytes, max_file_fraction=self.max_middle_file_fraction,
+                           import_weight=self.import_weight, imports_alone=self.imports_alone)
+        return SplitParams(self.modes, self.mode_weights, self.fim_rate, self.max_lines, bounds,
+                           self.max_char_middle, self.max_char_middle_fraction, self.text_only_config)
 
 
 def parse_mode_weights(spec: str | None, modes: tuple[str, ...]) -> tuple[float, ...]:
@@ -155,6 +174,9 @@ class FimStage(Stage):
             if not text.strip():
                 reject("empty_file", f"{len(text)} whitespace characters")
                 continue
+            if cfg.skip_stubs and is_stub(paths[i]):
+                reject("stub_file", f"type stub / declaration file {paths[i]!r}: its bodies are '...'")
+                continue
             if len(text) > cfg.max_file_chars:
                 reject("file_too_large", f"{len(text)} chars > max_file_chars {cfg.max_file_chars}")
                 continue
@@ -203,7 +225,8 @@ class FimStage(Stage):
         split is known (unit context ranks on prefix+suffix and drops copies of the middle)."""
         cfg = self.config
         rng = rng_for(f.file_id, cfg.seed, cfg.level)
-        split = choose_split(f.text, f.data, f.language, rng, params, tree)
+        text_only = is_text_only(f.language, f.path)
+        split = choose_split(f.text, f.data, f.language, rng, params, tree, text_only)
         pre, mid, suf = split.cut(f.text)
         fim = split.kind != "none"
         if callable(context):
@@ -216,6 +239,10 @@ class FimStage(Stage):
             text = render_repo(f.repo or "", context, f.path or "", pre, mid, suf,
                                fim, cfg.tokens)
         stats[f"split_{split.kind}"] += 1
+        if text_only and fim:
+            stats["text_only_splits"] += 1
+        if split.category:
+            stats[f"{split.kind}_category_{split.category}"] += 1
         if split.kind != split.requested:
             stats[f"fallback_{split.requested}_to_{split.kind}"] += 1
         return {"id": stable_id(f.file_id, cfg.level, str(cfg.seed), prefix="fim:"), "file_id": f.file_id,
