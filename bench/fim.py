@@ -11,13 +11,14 @@ Anchor (same run, same process, same files): ``get_parser(lang).parse(data)`` �
 All timings are CPU time of one process (``time.process_time``): "per core", and other load on a shared machine
 does not count. Target: AST mode within ~1.3x of the bare parse.
 
-Split hygiene (``--repos list.txt``, the repo-list format of ``codeflow code``; HEAD of each is read): every
-file of the repositories (code, config, markup, stubs) gets one file-level sample per seed (``fim_rate`` 1.0,
-default mode mix) with the hygiene rules off (anchor: the old splitter — uncapped char middles, any node below
-the whole file, ExecRepoBench's import weight 0.10, AST on config files, stubs kept) and on (defaults), in the
-same run. Printed per split kind: middle length p10/p50/p90/p99/max (characters) and middle ÷ file; then the
+Split hygiene (on ``--repos list.txt``, the repo-list format of ``codeflow code``, HEAD of each; without it on
+the corpus above): every file (code, config, markup, stubs) gets one file-level sample per seed (``fim_rate``
+1.0, default mode mix) with the hygiene rules off (anchor: the old splitter — uncapped char middles, any node
+below the whole file, ExecRepoBench's import weight 0.10, AST on config files, stubs kept) and on (defaults), in
+the same run. Printed per split kind: middle length p10/p50/p90/p99/max (characters) and middle ÷ file; then the
 targets: char middles <= the cap, no function-level middle > 50% of its file, imports <= 5% of statement-level
-middles, no AST split of a config/markup file, no stub sampled, no decorator left just before a function middle.
+middles, no AST split of a config/markup file, no stub sampled, no decorator line left just before a function
+middle. ``--hygiene-only`` exits 1 when a target is missed.
 
     python bench/fim.py                    # bundled sample repo (all languages) + site-packages Python / C / C++
     python bench/fim.py --max-mb 10 --rounds 5
@@ -278,6 +279,8 @@ def main() -> int:
                   f"context files/sample {out.stats['context_files'] / max(1, out.kept.num_rows):.1f}")
     print("\n* stage time / time of a bare parse pass over the same batch, measured back to back in each round "
           "(char/line modes parse nothing).")
+    if not args.repos:  # the hygiene view on this corpus; --repos gives it on real repositories instead
+        hygiene(rows, args.seeds)
     return 0
 
 
