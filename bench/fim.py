@@ -14,11 +14,11 @@ does not count. Target: AST mode within ~1.3x of the bare parse.
 Split hygiene (on ``--repos list.txt``, the repo-list format of ``codeflow code``, HEAD of each; without it on
 the corpus above): every file (code, config, markup, stubs) gets one file-level sample per seed (``fim_rate``
 1.0, default mode mix) with the hygiene rules off (anchor: the old splitter — uncapped char middles, any node
-below the whole file, ExecRepoBench's import weight 0.10, AST on config files, stubs kept) and on (defaults), in
-the same run. Printed per split kind: middle length p10/p50/p90/p99/max (characters) and middle ÷ file; then the
-targets: char middles <= the cap, no function-level middle > 50% of its file, imports <= 5% of statement-level
-middles, no AST split of a config/markup file, no stub sampled, no decorator line left just before a function
-middle. ``--hygiene-only`` exits 1 when a target is missed.
+below the whole file, decorators left in the prefix, ExecRepoBench's import weight 0.10, AST on config files,
+stubs kept) and on (defaults), in the same run. Printed per split kind: middle length p10/p50/p90/p99/max
+(characters) and middle ÷ file; then the targets: char middles <= the cap, no function-level middle > 50% of
+its file, imports <= 5% of statement-level middles, no AST split of a config/markup file, no stub sampled, no
+decorator line left just before a function middle. ``--hygiene-only`` exits 1 when a target is missed.
 
     python bench/fim.py                    # bundled sample repo (all languages) + site-packages Python / C / C++
     python bench/fim.py --max-mb 10 --rounds 5
@@ -118,7 +118,7 @@ def hygiene(rows: list[dict], seeds: int) -> int:
           f"fim_rate 1.0, default mix; languages: "
           + ", ".join(f"{k} {v}" for k, v in sorted(langs.items(), key=lambda kv: -kv[1])[:12]))
     before = dict(max_char_middle=0, max_middle_file_fraction=1.0, import_weight=0.10, imports_alone=True,
-                  text_only_config=False, skip_stubs=False)
+                  include_decorators=False, text_only_config=False, skip_stubs=False)
     batch = pa.Table.from_pylist(rows)
     by_id = {r["id"]: r for r in rows}
     failed = 0

@@ -82,6 +82,7 @@ class AstBounds:
     max_file_fraction: float = 0.5
     import_weight: float = 0.003
     imports_alone: bool = False
+    include_decorators: bool = True
 
 
 # Nodes that attach to the definition after them: Python wraps both in ``decorated_definition``; JS/TS put
@@ -169,7 +170,7 @@ def candidates(tree, language: str, level: str, n_bytes: int, bounds: AstBounds,
     found = []
     for node in cursor.captures(tree.root_node).get("n", []):
         s, e = node.start_byte, node.end_byte
-        if level == "function":
+        if level == "function" and bounds.include_decorators:
             s = decorated_start(node)
         if lo <= e - s <= hi and not (s == 0 and e >= n_bytes):
             found.append((s, e, node.type, node.has_error))

@@ -59,6 +59,7 @@ class FimConfig:
     max_middle_file_fraction: float = 0.5
     import_weight: float = 0.003
     imports_alone: bool = False
+    include_decorators: bool = True  # function-level middles start at their decorators / attributes
     text_only_config: bool = True
     skip_stubs: bool = True
     max_context_chars: int = 32_768
@@ -93,7 +94,8 @@ class FimConfig:
     def split_params(self) -> SplitParams:
         bounds = AstBounds(self.min_middle_bytes, self.max_middle_bytes, self.max_ast_file_bytes,
                            window_bytes=self.ast_window_bytes, max_file_fraction=self.max_middle_file_fraction,
-                           import_weight=self.import_weight, imports_alone=self.imports_alone)
+                           import_weight=self.import_weight, imports_alone=self.imports_alone,
+                           include_decorators=self.include_decorators)
         return SplitParams(self.modes, self.mode_weights, self.fim_rate, self.max_lines, bounds,
                            self.max_char_middle, self.max_char_middle_fraction, self.text_only_config)
 

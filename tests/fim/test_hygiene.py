@@ -267,6 +267,12 @@ def test_function_middle_includes_its_decorators() -> None:
                     seen.add(key)
     assert {"def name(self)", "def pick(items)", "increment(): void", "pub struct Point", "pub fn manhattan",
             "public String toString", "export class CounterComponent"} <= seen
+    old = AstBounds(max_bytes=1 << 16, window_bytes=0, max_file_fraction=0.95, include_decorators=False)
+    lefts = 0
+    for seed in range(80):
+        span, _ = ast_span(BIG_CLASS, BIG_CLASS.encode(), "python", "function", random.Random(seed), old)
+        lefts += bool(DECORATOR_LINE.match(BIG_CLASS[: span.start].rstrip().rsplit("\n", 1)[-1]))
+    assert lefts > 0  # switched off, decorators stay in the prefix
 
 
 # ---- statement level: imports down-weighted -------------------------------------------------------------
