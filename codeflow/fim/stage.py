@@ -127,6 +127,7 @@ class _File:
     language: str | None
     text: str
     data: bytes
+    sample: bool = True  # False: context only (a stub at repo level: no sample of its own, its signatures help)
 
 
 class FimStage(Stage):
@@ -176,9 +177,6 @@ class FimStage(Stage):
             if not text.strip():
                 reject("empty_file", f"{len(text)} whitespace characters")
                 continue
-            if cfg.skip_stubs and is_stub(paths[i]):
-                reject("stub_file", f"type stub / declaration file {paths[i]!r}: its bodies are '...'")
-                continue
             if len(text) > cfg.max_file_chars:
                 reject("file_too_large", f"{len(text)} chars > max_file_chars {cfg.max_file_chars}")
                 continue
@@ -198,6 +196,11 @@ class FimStage(Stage):
                     reject("special_token", f"repo name {why}")
                     continue
             lang = langs[i] or _guess_language(paths[i], text)
+            if cfg.skip_stubs and is_stub(paths[i]):
+                reject("stub_file", f"type stub / declaration file {paths[i]!r}: its bodies are '...'")
+                if cfg.level == "repo":  # still context for the other files of its repository
+                    files.append(_File(i, fid, repos[i], paths[i], lang, text, data, sample=False))
+                continue
             files.append(_File(i, fid, repos[i], paths[i], lang, text, data))
         return files, rejects
 
@@ -210,7 +213,8 @@ class FimStage(Stage):
         out: list[tuple[int, dict]] = []
         if cfg.level == "file":
             for f in files:
-                out.append((f.row, self._sample(f, params, [], stats)))
+                if f.sample:
+                    out.append((f.row, self._sample(f, params, [], stats)))
         else:
             groups: dict[str, list[_File]] = {}
             for f in files:
@@ -257,13 +261,19 @@ class FimStage(Stage):
         repo_files = [RepoFile(f.path or "", f.text, f.language) for f in group]
         if cfg.context != "files":
             index = UnitIndex(repo_files, file_sep_cost=len(cfg.tokens.file_sep), mode=cfg.context)
-            return [(f.row, self._sample(f, params, partial(_unit_context, index, t, cfg), stats, index.take_tree(t)))
-                    for t, f in enumerate(group)]
+            out = []
+            for t, f in enumerate(group):
+                tree = index.take_tree(t)  # taken for a context-only file too: trees do not outlive the sample loop
+                if f.sample:
+                    out.append((f.row, self._sample(f, params, partial(_unit_context, index, t, cfg), stats, tree)))
+            return out
         rank = get_retriever(cfg.retriever)(repo_files)
         sep = len(cfg.tokens.file_sep)
         sizes = [sep + len(f.path or "") + len(f.text) + 2 for f in group]
         out = []
         for t, f in enumerate(group):
+            if not f.sample:
+                continue
             chosen = select_context(rank(t), sizes, cfg.max_context_chars, cfg.max_context_files,
                                     eligible=lambda i, p=f.path: group[i].path != p)
             context = [(group[i].path or "", group[i].text) for i in reversed(chosen)]  # most relevant last

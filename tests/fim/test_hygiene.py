@@ -325,6 +325,19 @@ def test_stubs_are_rejected_with_a_reason() -> None:
     assert kept.kept.num_rows == 3 and kept.rejects.num_rows == 0
 
 
+def test_repo_level_stub_is_context_not_a_sample() -> None:
+    stub = "class Engine:\n    def run(self, job: str) -> int: ...\n\ndef start(engine: Engine) -> int: ...\n"
+    app = "from shop.api import start\n\n\ndef main(engine):\n    return start(engine) + 1\n"
+    rows = _rows({"shop/api.pyi": stub, "shop/app.py": app}, repo="acme/shop")
+    for context in ("files", "units"):
+        res = FimStage(FimConfig(level="repo", fim_rate=1.0, context=context)).process(table(rows), "u")
+        assert res.rejects.column("reason").to_pylist() == ["stub_file"]
+        (rec,) = res.kept.to_pylist()
+        assert rec["path"] == "shop/app.py" and rec["prefix"] + rec["middle"] + rec["suffix"] == app
+        if context == "files":
+            assert rec["context_paths"] == ["shop/api.pyi"]
+
+
 # ---- report and CLI -------------------------------------------------------------------------------------
 
 def test_report_shows_middle_length_distribution_per_kind(tmp_path: Path) -> None:
