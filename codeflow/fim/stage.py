@@ -10,7 +10,8 @@ Rejects (reason): ``missing_content`` (null), ``invalid_utf8`` (bytes that do no
 (nothing but whitespace), ``file_too_large`` (over ``max_file_chars``), ``special_token`` (content, path or
 repo name holding a special token: the sample could not be parsed back), ``bad_path`` (repo level: no path,
 or a line break in it), ``missing_repo`` (repo level: no repository name), ``missing_column`` (no content
-column at all), ``stub_file`` (``.pyi`` / ``.d.ts``: bodies are ``...``; ``skip_stubs``).
+column at all), ``stub_file`` (``.pyi`` / ``.d.ts``: bodies are ``...``; ``skip_stubs``; at repo level a stub
+stays context for its repository).
 """
 
 from __future__ import annotations
