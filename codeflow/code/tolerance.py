@@ -11,9 +11,9 @@ A tree-sitter grammar parses the language as written, but some text is not the l
   (``#if __has_include(<x.h>)``, the null directive ``#``), and a region under ``#if 0`` is never compiled, so
   what is inside need not be C at all.
 
-An error is tolerated only when it is exactly one of these: a ``ERROR`` node whose nearest non-error ancestor
-is a Rust token tree and whose text holds no delimiter, quote or backslash (an unbalanced bracket or an
-unterminated string inside a macro is still a syntax error, and breaks the tree beyond the macro anyway);
+An error is tolerated only when it is exactly one of these: an ``ERROR`` node whose nearest non-error ancestor
+is a Rust token tree and whose text is made of Rust token characters only (no delimiter, quote, backslash or
+backtick: an unbalanced bracket or an unterminated string inside a macro is still a syntax error);
 the ``try !`` of an edition-2015 call; an ``ERROR`` lying wholly on preprocessor lines; any error inside an
 ``#if 0`` region. One error anywhere else and the file is a ``syntax_error`` as before, reported at that error.
 
@@ -32,8 +32,11 @@ C_FAMILY = frozenset({"c", "cpp", "cuda", "objc"})
 LANGUAGES = RUST | C_FAMILY
 
 _RUST_TOKEN_TREES = frozenset({"token_tree", "token_tree_pattern", "token_repetition", "token_repetition_pattern"})
-# Bytes that must never be dropped as "just a token the grammar lacks": delimiters, quotes, escapes.
-_STRUCTURAL = frozenset(b"()[]{}\"'\\")
+# What a Rust token the grammar lacks may consist of: identifier / number characters and Rust's punctuation.
+# Never delimiters, quotes, backslashes, backticks or other bytes rustc itself rejects: an unbalanced bracket or
+# an unterminated string inside a macro is a real error.
+_RUST_TOKEN_BYTES = frozenset(b"abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_ \t\r\n"
+                              b"+-*/%^!&|<>=@.,;:#$?~")
 
 
 class Tolerance(NamedTuple):
@@ -76,7 +79,7 @@ def _rust_kind(node, data: bytes) -> str | None:
     while parent is not None and parent.is_error:
         parent = parent.parent
     text = data[node.start_byte:node.end_byte]
-    if parent is not None and parent.type in _RUST_TOKEN_TREES and text.strip() and not _STRUCTURAL & set(text):
+    if parent is not None and parent.type in _RUST_TOKEN_TREES and text.strip() and set(text) <= _RUST_TOKEN_BYTES:
         return "macro"
     # Edition 2015 ``try!(expr)``: the grammar stops at the keyword ``try``; what follows is a token tree.
     if [c.type for c in node.children] == ["try", "!"] and data[node.end_byte:].lstrip()[:1] in (b"(", b"[", b"{"):

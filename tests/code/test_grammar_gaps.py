@@ -173,6 +173,8 @@ def test_errors_only_in_macros_or_directives_are_tolerated_and_counted(path: str
     # the unclosed ``&[`` of "man", reported although the ``~`` before it is tolerated
     ("src/types.rs", RUST_REAL_ERROR, f"{MAN_LINE}:49 missing ]"),
     ("src/bad.rs", b"fn f() {\n    m!(\"abc);\n}\n", "2:8 "),  # an unterminated string inside a macro
+    ("src/bad.rs", b"fn f() {\n    m!(a ` b);\n}\n", "2:10 unexpected `"),  # no Rust token: rustc rejects it too
+    ("src/bad.rs", b"fn f() {\n    m!(a \\ b);\n}\n", "2:10 unexpected \\"),
     ("src/bad.rs", b"fn f() {\n    m!(a ~ b);\n    let x = 1 +;\n}\n", "3:"),  # tolerated ``~``, then a real error
     ("src/dead.c", C_DEAD_BRANCH_IS_LIVE, "4:"),  # the #else branch of #if 0 is compiled
     ("src/main.c", C_CODE_ERROR, "4:15 "),
