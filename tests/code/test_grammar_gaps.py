@@ -87,6 +87,22 @@ static inline int compat_min(int a, int b) { return a < b ? a : b; }
 #endif /* COMPAT_H */
 """
 
+# zlib's adler32.c: a comment inside a multi-line ``#define`` body, before the line's ``\\`` continuation.
+C_DEFINE_COMMENT = b"""#define BASE 65521U
+
+#define MOD63(a) \\
+    do { /* this assumes a is not negative */ \\
+        long tmp = a >> 32; \\
+        a &= 0xffffffffL; \\
+        if (a >= BASE) a -= BASE; \\
+    } while (0)
+
+unsigned long adler_mod(unsigned long a) {
+    MOD63(a);
+    return a;
+}
+"""
+
 C_IF_ZERO = b"""#include <stdio.h>
 
 #if 0
@@ -159,6 +175,7 @@ def verdict(path: str, data: bytes, config: CodeConfig = CodeConfig()):
     ("src/search.rs", RUST_2015_TRY, "macro"),
     ("include/compat.h", C_HAS_INCLUDE, "preprocessor"),
     ("src/main.c", C_IF_ZERO, "preprocessor"),
+    ("adler32.c", C_DEFINE_COMMENT, "preprocessor"),
 ])
 def test_errors_only_in_macros_or_directives_are_tolerated_and_counted(path: str, data: bytes, kind: str) -> None:
     v = verdict(path, data)
