@@ -351,6 +351,7 @@ def lines_outside_comments(data: bytes, language: str) -> tuple[int, int]:
     """(max line length, total characters) of ``data`` with every comment removed but its line breaks kept.
 
     Why: a long line inside a comment (a URL or a table in a doc comment) does not make the code long-lined.
+    Python's doc comments are docstrings: a statement that is only a string literal counts as a comment here.
     Only computed for files over a line-length limit, so the extra parse costs nothing on the rest.
     """
     classes = _kind_classes(language)
@@ -358,7 +359,7 @@ def lines_outside_comments(data: bytes, language: str) -> tuple[int, int]:
     pieces, pos = [], 0
     while True:
         node = cursor.node
-        if classes[node.kind_id] == 2:
+        if classes[node.kind_id] == 2 or (language == "python" and _is_docstring(node)):
             pieces.append(data[pos:node.start_byte].decode("utf-8"))
             comment = data[node.start_byte:node.end_byte].decode("utf-8")
             pieces.append("".join(ch for ch in comment if ch in _LINE_BREAKS))
@@ -370,6 +371,12 @@ def lines_outside_comments(data: bytes, language: str) -> tuple[int, int]:
                 pieces.append(data[pos:].decode("utf-8"))
                 lines = "".join(pieces).splitlines() or [""]
                 return max(map(len, lines)), sum(map(len, lines))
+
+
+def _is_docstring(node) -> bool:
+    """A Python statement that is one string literal: a docstring (or a bare string used as a comment)."""
+    return (node.type == "expression_statement" and node.named_child_count == 1
+            and node.named_children[0].type in ("string", "concatenated_string"))
 
 
 def quality_reason(m: dict, language: str, config: CodeConfig, data: bytes | None = None) -> tuple[str, str] | None:

@@ -236,6 +236,12 @@ def test_long_lines_are_measured_outside_comments() -> None:
     assert verdict("m.py", trailing).reason is None  # line 1 outside its comment: 7 characters; mean 55 < 100
     in_string = b"x = 1\ny = '" + b"b" * 1200 + b"'  # short comment\n" + body
     assert verdict("m.py", in_string).reason == "long_lines"  # a long string literal is code
+    # Python's doc comments are docstrings: this checkout's pipelines/datatrove/__init__.py is one 116-character line
+    docstring = b'"""datatrove adapters: run codeflow units on ``LocalPipelineExecutor`` and use stages inside ' \
+                b'datatrove pipelines."""\n'
+    assert verdict("pipelines/datatrove/__init__.py", docstring).reason is None
+    module = b'"""Client.\n\nSee ' + b"https://example.org/" + b"x" * 1100 + b'\n"""\n\nimport os\n' + body
+    assert verdict("client.py", module).reason is None
 
 
 def test_config_files_are_rejected_by_path_and_ci_only_on_request() -> None:
