@@ -51,10 +51,16 @@ class CommitInfo:
     email: str
     giant: bool = False
     lines: int = 0  # added + removed lines over the kept files
+    doc_lines: int = 0  # of which in documentation files (not charged to a step's line budget)
     measured: bool = True  # False: a merge whose files and lines are computed on demand (Scanner.measure)
     files: list[FileChange] = field(default_factory=list)
     unreadable: str | None = None  # "missing_objects" / "corrupt_objects": its diff needs an object we can't read
     unreadable_detail: str = ""
+
+    @property
+    def code_lines(self) -> int:
+        """Changed lines a step's budget is charged: all kept lines but documentation."""
+        return self.lines - self.doc_lines
 
     @property
     def kept(self) -> list[FileChange]:
@@ -71,7 +77,8 @@ def restore_libgit2_defaults() -> None:
 class Scanner:
     """Lazily scans and caches ``CommitInfo`` for ranks of one repository's first-parent history."""
 
-    def __init__(self, repo: pygit2.Repository, ids: list[pygit2.Oid], config: TripletConfig) -> None:
+    def __init__(self, repo: pygit2.Repository, ids: list[pygit2.Oid], config: TripletConfig,
+                 merge_endpoints: bool | None = None) -> None:
         # libgit2 re-hashes every object it reads by default (git itself does not): ~40% of the scan's CPU.
         # A corrupt (undecompressable or missing) object still fails loudly; see docs/triplets.md.
         pygit2.settings.enable_strict_hash_verification(config.verify_object_hashes)
@@ -81,6 +88,8 @@ class Scanner:
         self.repo = repo
         self.ids = ids
         self.config = config
+        # resolved per repository by the stage when the config says "auto" (None)
+        self.merge_endpoints = bool(config.merge_endpoints if merge_endpoints is None else merge_endpoints)
         self.cache: dict[int, CommitInfo] = {}
         self.filter_cache: dict[int, str | None] = {}
         self.scanned = 0
@@ -158,6 +167,7 @@ class Scanner:
         stats = diff.stats
         total = stats.insertions + stats.deletions
         files: list[FileChange] = []
+        doc = 0
         for i, delta in enumerate(diff.deltas):
             new, old = delta.new_file, delta.old_file
             new_id = str(new.id)
@@ -171,9 +181,13 @@ class Scanner:
             if cls in paths.NOISE or cls == "special":
                 _, added, removed = diff[i].line_stats
                 total -= added + removed
+            elif cls == "doc":
+                _, added, removed = diff[i].line_stats
+                doc += added + removed
             files.append(FileChange(path, str(old.id), new_id, cls, paths.language(path)))
         info.files = files
         info.lines = total
+        info.doc_lines = doc
         info.giant = total > cfg.giant_lines
 
     # ---- filters ----------------------------------------------------------------------------------------
@@ -184,9 +198,8 @@ class Scanner:
         return self.filter_cache[info.rank]
 
     def _endpoint_filter(self, info: CommitInfo) -> str | None:
-        cfg = self.config
         if info.is_merge:
-            if not cfg.merge_endpoints:
+            if not self.merge_endpoints:
                 return "merge"
             self.measure(info)
         if info.unreadable:
@@ -204,6 +217,8 @@ class Scanner:
         reason = messages.message_filter(info.message, merge=info.is_merge)
         if reason:
             return reason
+        if messages.is_boilerplate(info.message, info.author, info.email, info.is_merge):
+            return "boilerplate"  # a release / bump / badge / branch sync the message filter let through
         kept = info.kept
         if not kept:
             return _dominant_noise(info)
@@ -214,7 +229,7 @@ class Scanner:
             if all(paths.is_lfs_pointer(self.blob(f.new_id) or self.blob(f.old_id)) for f in kept):
                 return "lfs_only"
             return "no_code_change"
-        if len(source) > cfg.commit_max_source_files or info.lines > cfg.commit_max_lines:
+        if len(source) > cfg.commit_max_source_files or info.code_lines > cfg.commit_max_lines:
             return "too_large"
         return self._content_filter(kept)
 
@@ -236,21 +251,22 @@ class Scanner:
             return problems.most_common(1)[0][0]
         if not any(f.cls == "source" for f, _, _ in usable):
             return "no_code_change"
-        # One zero-context diff per file, stopping at the first file with a real code change (the common case).
-        # Unchanged lines are identical, so "equal without whitespace" on the changed lines is the same test as
-        # on whole files, at a fraction of the bytes.
+        # One zero-context diff per file. Unchanged lines are identical, so "equal without whitespace" on the
+        # changed lines is the same test as on whole files, at a fraction of the bytes.
         only_whitespace = True
         for f, o, n in usable:
             removed, added = _changed_lines(o, n)
             if _squash(removed) == _squash(added):
                 continue
             only_whitespace = False
-            if not _code_equal(removed, added, f.lang):
+            # The regex pre-test may only settle "code changed" where no grammar can overrule it: a changed line
+            # inside a docstring or a block comment opened outside the hunk looks like code to a line regex.
+            if not _code_equal(removed, added, f.lang) and (f.lang is None or _comment_query(f.lang) is None):
                 return None
         if only_whitespace:
             return "whitespace_only"
-        # The line test says "comments only": confirm on whole files with tree-sitter (a '#' inside a string, a
-        # block comment opened outside the hunk must not fool the filter).
+        # Decide on whole files with tree-sitter comment nodes and Python docstrings (a '#' inside a string, a
+        # docstring line, a block comment opened outside the hunk must not fool the filter).
         if all(_strip_comments(o, f.lang) == _strip_comments(n, f.lang) for f, o, n in usable):
             return "comment_only"
         return None
