@@ -110,15 +110,18 @@ class Context:
     path: str
     content: str
     level: str = "whole"
+    _outline: list = field(default_factory=list)
 
     def view(self) -> str | None:
         if self.level == "dropped":
             return None
         if self.level == "whole":
             return self.content if self.content.endswith("\n") or not self.content else self.content + "\n"
-        lines = views.split_lines(self.content)
-        keep = views.outline_lines(len(lines), views.definitions(self.content, paths.language(self.path)))
-        return views.render(lines, keep) if keep else None
+        if not self._outline:
+            lines = views.split_lines(self.content)
+            keep = views.outline_lines(len(lines), views.definitions(self.content, paths.language(self.path)))
+            self._outline.append(views.render(lines, keep) if keep else None)
+        return self._outline[0]
 
 
 @dataclass

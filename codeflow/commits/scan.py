@@ -95,6 +95,7 @@ class Scanner:
         self.scanned = 0
         self.measured_merges = 0
         self.unreadable: dict[int, str] = {}  # rank -> missing_objects / corrupt_objects
+        self._strip_cache: dict[tuple[str, str | None], bytes] = {}
 
     @property
     def filter_counts(self) -> Counter:
@@ -255,21 +256,30 @@ class Scanner:
         # changed lines is the same test as on whole files, at a fraction of the bytes.
         only_whitespace = True
         for f, o, n in usable:
-            removed, added = _changed_lines(o, n)
-            if _squash(removed) == _squash(added):
+            hunks = _changed_lines(o, n)
+            if _squash(b"".join(h[2] for h in hunks)) == _squash(b"".join(h[3] for h in hunks)):
                 continue
             only_whitespace = False
-            # The regex pre-test may only settle "code changed" where no grammar can overrule it: a changed line
-            # inside a docstring or a block comment opened outside the hunk looks like code to a line regex.
-            if not _code_equal(removed, added, f.lang) and (f.lang is None or _comment_query(f.lang) is None):
+            # The regex pre-test settles "code changed" only where nothing can overrule it: a changed line inside
+            # a docstring or a block comment opened outside the hunk looks like code to a line regex.
+            if any(_code_changed(o, n, h, f.lang) for h in hunks):
                 return None
         if only_whitespace:
             return "whitespace_only"
         # Decide on whole files with tree-sitter comment nodes and Python docstrings (a '#' inside a string, a
         # docstring line, a block comment opened outside the hunk must not fool the filter).
-        if all(_strip_comments(o, f.lang) == _strip_comments(n, f.lang) for f, o, n in usable):
+        if all(self._stripped(f.old_id, o, f.lang) == self._stripped(f.new_id, n, f.lang) for f, o, n in usable):
             return "comment_only"
         return None
+
+    def _stripped(self, oid: str, data: bytes, lang: str | None) -> bytes:
+        """``_strip_comments`` of a blob, cached by id: one commit's new side is the next commit's old side."""
+        key = (oid, lang)
+        if key not in self._strip_cache:
+            if len(self._strip_cache) >= 256:
+                self._strip_cache.pop(next(iter(self._strip_cache)))
+            self._strip_cache[key] = _strip_comments(data, lang)
+        return self._strip_cache[key]
 
     def blob(self, oid: str) -> bytes:
         if oid == NULL_OID:
@@ -303,20 +313,70 @@ _HASH_LANGS = frozenset({"python", "ruby", "bash", "perl", "r", "yaml", "toml", 
                          "elixir", "julia", "nim", "powershell"})
 
 
-def _changed_lines(old: bytes, new: bytes) -> tuple[bytes, bytes]:
-    """(removed lines, added lines) of a zero-context libgit2 diff of two blobs."""
+def _changed_lines(old: bytes, new: bytes) -> list[tuple[int, int, bytes, bytes]]:
+    """Hunks of a zero-context libgit2 diff of two blobs: (old start line, new start line, removed lines, added
+    lines), lines 1-based."""
     data = pygit2.Patch.create_from(old, new, context_lines=0).data
-    removed: list[bytes] = []
-    added: list[bytes] = []
-    in_hunk = False
+    hunks: list[tuple[int, int, list[bytes], list[bytes]]] = []
     for line in data.split(b"\n"):
         if line.startswith(b"@@"):
-            in_hunk = True
-        elif in_hunk and line[:1] == b"-":
-            removed.append(line[1:])
-        elif in_hunk and line[:1] == b"+":
-            added.append(line[1:])
-    return b"\n".join(removed), b"\n".join(added)
+            m = _HUNK.match(line)
+            hunks.append((int(m.group(1)), int(m.group(2)), [], []) if m else (1, 1, [], []))
+        elif hunks and line[:1] == b"-":
+            hunks[-1][2].append(line[1:])
+        elif hunks and line[:1] == b"+":
+            hunks[-1][3].append(line[1:])
+    return [(o, n, b"\n".join(r), b"\n".join(a)) for o, n, r, a in hunks]
+
+
+_HUNK = re.compile(rb"^@@ -(\d+)(?:,\d+)? \+(\d+)")
+# Block delimiters whose inside a line regex cannot see: Python's triple-quoted strings (docstrings) and C-style
+# block comments. Languages not listed here always get the syntax-aware check.
+_BLOCKS = {"python": re.compile(rb'"""|\'\'\''), "slash": re.compile(rb"/\*|\*/")}
+_SLASH_LANGS = frozenset({"c", "cpp", "cuda", "java", "javascript", "typescript", "tsx", "go", "rust", "csharp",
+                          "kotlin", "scala", "swift", "php", "dart", "css", "scss", "objc"})
+
+
+def _block_family(lang: str | None) -> str | None:
+    return "python" if lang == "python" else "slash" if lang in _SLASH_LANGS else None
+
+
+def _open_block_at(data: bytes, line: int, family: str) -> bool:
+    """Whether 1-based ``line`` of ``data`` starts inside a triple-quoted string / block comment (delimiters
+    counted from the top of the file; a delimiter inside a string or line comment can fool it, which only costs
+    the syntax-aware check it was meant to spare)."""
+    pos = 0
+    for _ in range(line - 1):
+        nxt = data.find(b"\n", pos)
+        if nxt < 0:
+            break
+        pos = nxt + 1
+    state: bytes | None = None
+    for m in _BLOCKS[family].finditer(data, 0, pos):
+        tok = m.group()
+        if family == "python":
+            state = tok if state is None else (None if tok == state else state)
+        else:
+            state = tok if tok == b"/*" else None
+    return state is not None
+
+
+_WHOLE_BLOCKS = {"python": re.compile(rb'""".*?"""|\'\'\'.*?\'\'\'', re.S), "slash": re.compile(rb"/\*.*?\*/", re.S)}
+
+
+def _code_changed(old: bytes, new: bytes, hunk: tuple[int, int, bytes, bytes], lang: str | None) -> bool:
+    """Whether ``hunk`` surely changes code, decided without a parse: its lines, less comments (line regexes) and
+    docstrings / block comments that open and close inside it, differ, and the hunk starts outside any such block.
+    False means "maybe not": the caller confirms with the syntax-aware check."""
+    o, n, removed, added = hunk
+    family = _block_family(lang)
+    if family is None:  # no block syntax known: the regex decides unless a grammar can overrule it
+        return not _code_equal(removed, added, lang) and (not lang or _comment_query(lang) is None)
+    whole, block = _WHOLE_BLOCKS[family], _BLOCKS[family]
+    removed, added = whole.sub(b"", removed), whole.sub(b"", added)
+    if block.search(removed) or block.search(added) or _code_equal(removed, added, lang):
+        return False
+    return not (_open_block_at(old, max(o, 1), family) or _open_block_at(new, max(n, 1), family))
 
 
 def _code_equal(removed: bytes, added: bytes, lang: str | None) -> bool:

@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
+from functools import lru_cache
 
 from codeflow.fim.units import ELISION
 
@@ -55,8 +56,12 @@ class Def:
     header_end: int
 
 
-def definitions(text: str, lang: str | None, max_parse_bytes: int = 1 << 20) -> list[Def] | None:
-    """Function-level definitions of ``text`` (None without a grammar or when the file does not parse)."""
+@lru_cache(maxsize=128)
+def definitions(text: str, lang: str | None, max_parse_bytes: int = 1 << 20) -> tuple[Def, ...] | None:
+    """Function-level definitions of ``text`` (None without a grammar or when the file does not parse).
+
+    Cached: a file's old side is often the next triplet's context or old side again, and the fitter asks for
+    several levels of one view."""
     from codeflow.fim.ast_split import _query, has_level, parse
 
     data = text.encode("utf-8")
@@ -81,15 +86,15 @@ def definitions(text: str, lang: str | None, max_parse_bytes: int = 1 << 20) -> 
             header_end = body.start_point[0] - 1
         end = node.end_point[0] - (1 if node.end_point[1] == 0 and node.end_point[0] > node.start_point[0] else 0)
         out.add(Def(start.start_point[0], end, max(header_end, node.start_point[0])))
-    return sorted(out, key=lambda d: (d.start, -d.end, d.header_end))
+    return tuple(sorted(out, key=lambda d: (d.start, -d.end, d.header_end)))
 
 
-def _enclosing(defs: list[Def], lo: int, hi: int) -> list[Def]:
+def _enclosing(defs: tuple[Def, ...], lo: int, hi: int) -> list[Def]:
     """Definitions containing lines ``lo..hi`` (inclusive), outermost first."""
     return sorted((d for d in defs if d.start <= lo and hi <= d.end), key=lambda d: (d.start, -d.end))
 
 
-def keep_lines(n_lines: int, ranges: list[tuple[int, int]], level: str, defs: list[Def] | None) -> set[int]:
+def keep_lines(n_lines: int, ranges: list[tuple[int, int]], level: str, defs: tuple[Def, ...] | None) -> set[int]:
     """Line numbers a view of ``level`` keeps, for changed ``ranges`` (0-based ``(start, count)``; count 0 is an
     insertion point before line ``start``)."""
     if level == "whole":
@@ -113,7 +118,7 @@ def keep_lines(n_lines: int, ranges: list[tuple[int, int]], level: str, defs: li
     return {i for i in keep if 0 <= i < n_lines}
 
 
-def outline_lines(n_lines: int, defs: list[Def] | None) -> set[int]:
+def outline_lines(n_lines: int, defs: tuple[Def, ...] | None) -> set[int]:
     """The header lines of every definition (a context file's outline); nothing without a grammar."""
     keep: set[int] = set()
     for d in defs or ():
