@@ -1,9 +1,14 @@
 """Forward endpoint search from a start commit, and the score that picks among candidate endpoints.
 
-Walk first-parent commits after the start, accumulating their change. A commit that fails a per-commit filter
-(``Scanner.endpoint_filter``) is carried along but cannot close the triplet; a giant commit is a wall, and so is a
-commit whose diff needs a missing or corrupt object (``missing_objects``); the walk stops when the cumulative
-change leaves the budget. Every commit that passes is a candidate endpoint, scored:
+Walk up to ``max_walk_commits`` first-parent commits after the sampled start. A commit that fails a per-commit
+filter (``Scanner.endpoint_filter``) cannot close a triplet; a giant commit is a wall, and so is a commit whose
+diff needs a missing or corrupt object (``missing_objects``). Every commit that passes is a candidate endpoint
+with a **single-intent step** (``_span_start``): the endpoint plus the commits right before it that share a
+file with it, stopping at the first one that does not, at boilerplate (release, version bump, change log, badge,
+branch sync, bot: ``messages.is_boilerplate``) and at the step budget (``max_lines`` changed lines, documentation
+lines not charged; ``max_files`` files). The commits between the sampled start and the step are skipped: the
+step's effective start is the commit before it (at most ``max_start_shift`` commits after the sampled start;
+beyond that the candidate is counted as ``unrelated_span``). Each candidate is scored on its step:
 
     score = 0.30 band + 0.25 message + 0.20 tests + 0.10 source + 0.10 locality + 0.05 focus
 

@@ -54,6 +54,7 @@ class Def:
     start: int
     end: int
     header_end: int
+    named: bool = True  # has a name, or starts an unindented line (``const f = () => ...``): an outline entry
 
 
 @lru_cache(maxsize=128)
@@ -85,7 +86,9 @@ def definitions(text: str, lang: str | None, max_parse_bytes: int = 1 << 20) -> 
         if body is not None and body.start_point[0] > node.start_point[0]:
             header_end = body.start_point[0] - 1
         end = node.end_point[0] - (1 if node.end_point[1] == 0 and node.end_point[0] > node.start_point[0] else 0)
-        out.add(Def(start.start_point[0], end, max(header_end, node.start_point[0])))
+        line_start = data.rfind(b"\n", 0, node.start_byte) + 1
+        named = node.child_by_field_name("name") is not None or data[line_start:line_start + 1] not in (b" ", b"\t")
+        out.add(Def(start.start_point[0], end, max(header_end, node.start_point[0]), named))
     return tuple(sorted(out, key=lambda d: (d.start, -d.end, d.header_end)))
 
 
@@ -122,7 +125,8 @@ def outline_lines(n_lines: int, defs: tuple[Def, ...] | None) -> set[int]:
     """The header lines of every definition (a context file's outline); nothing without a grammar."""
     keep: set[int] = set()
     for d in defs or ():
-        keep.update(range(d.start, min(d.header_end, n_lines - 1) + 1))
+        if d.named:  # anonymous callbacks and closures are not part of a file's outline
+            keep.update(range(d.start, min(d.header_end, n_lines - 1) + 1))
     return keep
 
 
