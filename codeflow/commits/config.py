@@ -28,7 +28,7 @@ class TripletConfig:
     max_patch_tokens: int = 8192  # patch size budget, in the tokens of ``budget.TokenCounter``
     # the whole training text (message and patch complete, files as views: docs/triplets.md, layout)
     max_tokens: int = 16384
-    whole_tokens: int = 8192  # whole files (and whole context files) only while the text stays within this
+    whole_tokens: int = 6144  # whole files (and whole context files) only while the text stays within this
     tokenizer: str | None = None  # the trainer's tokenizer.json (or its folder); None: chars / chars_per_token
     chars_per_token: float = 2.5
     # one commit may be an endpoint only inside these limits (R2E-Gym "small commit", loosened a little)

@@ -3,13 +3,13 @@
 Every touched file starts ``whole`` (context files too); while the text is over the step's limit the largest
 item of the step is lowered one level, in this order (``STEPS``):
 
-1. context files ``whole`` -> ``outline`` (definition headers only), while over ``whole_tokens``;
-2. touched files ``whole`` -> ``defs`` (touched definitions with their enclosing headers), while over
-   ``whole_tokens``: whole files are shown only when they fit in this smaller share of the budget (default half),
-   so a triplet is as long as its change needs, not as long as the budget allows;
-3. context files ``outline`` -> dropped, while over ``max_tokens`` (and the steps below);
-4. touched files ``defs`` -> ``windows`` (a few lines around each change);
-5. touched files ``windows`` -> ``elided``.
+1. context files ``whole`` -> ``outline`` (definition headers only),
+2. touched files ``whole`` -> ``defs`` (touched definitions with their enclosing headers),
+3. context files ``outline`` -> dropped, all three while over ``whole_tokens``: whole files are shown only when
+   they fit in this smaller share of the budget, so a triplet is as long as its change needs, not as long as the
+   budget allows;
+4. touched files ``defs`` -> ``windows`` (a few lines around each change), while over ``max_tokens``;
+5. touched files ``windows`` -> ``elided``, while over ``max_tokens``.
 
 A file's old and new views always share a level, so R_old and R_new show the same regions. Documentation,
 change logs and CI files are ``elided`` from the start: the patch shows their diff, which is all a model
@@ -33,7 +33,7 @@ CHANGELOG = re.compile(r"^(changes|changelog|history|news|releases?|authors|cont
                        r"([._-].*)?$", re.I)
 CONTEXT_LEVELS = ("whole", "outline", "dropped")
 # (items, level they are lowered to, limit: "soft" = whole_tokens, "hard" = max_tokens)
-STEPS = (("context", "outline", "soft"), ("touched", "defs", "soft"), ("context", "dropped", "hard"),
+STEPS = (("context", "outline", "soft"), ("touched", "defs", "soft"), ("context", "dropped", "soft"),
          ("touched", "windows", "hard"), ("touched", "elided", "hard"))
 
 
