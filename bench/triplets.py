@@ -141,7 +141,7 @@ def report(repos: list[str], per_repo: int, max_tokens: int, tokenizer: str | No
     counter = counter_for(tokenizer, cfg.chars_per_token)
     unit = "tokenizer" if counter.exact else f"chars/{cfg.chars_per_token:g}"
     print(f"max_tokens={max_tokens} ({unit}), per_repo={per_repo}, seed={seed}, other options default\n")
-    print("| repo | merges/first-parent | merge endpoints | starts | triplets | yield | within budget | "
+    print("| repo | merges/first-parent | merge endpoints on | starts | triplets | yield | within budget | "
           "median tokens | max tokens | median whole-file tokens (anchor) | ratio | median patch start | "
           "shared endpoints | rejects |")
     print("|---|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---|")
@@ -168,7 +168,7 @@ def report(repos: list[str], per_repo: int, max_tokens: int, tokenizer: str | No
         med_anchor = statistics.median(anchor) if anchor else 0
         reasons = ", ".join(f"{k}={v}" for k, v in _counts(res))
         merges = f"{res.stats.get('history_merges', 0)}/{res.stats.get('history_commits', 0)}"
-        merge_mode = "on" if res.stats.get("merge_endpoints") else "off"
+        merge_mode = f"{int(res.stats.get('walks_with_merge_endpoints', 0))} walks"
         print(f"| {name} | {merges} | {merge_mode} | {res.stats['rows_in']} | {len(rows)} | "
               f"{len(rows) / max(res.stats['rows_in'], 1):.0%} | "
               f"{within}/{len(rows)} | {med:,.0f} | {max(tokens, default=0):,} | {med_anchor:,.0f} | "

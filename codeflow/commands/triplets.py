@@ -32,8 +32,8 @@ def _window(ctx: click.Context, param: click.Parameter, value: str) -> tuple[flo
 @click.option("--max-lines", type=click.IntRange(min=1), default=400, show_default=True,
               help="Budget of the endpoint search: cumulative added+removed lines.")
 @click.option("--merge-endpoints/--no-merge-endpoints", default=None,
-              help="Let merge commits close a step (pull-request workflows). Default: on for a repository whose "
-                   "first-parent history is at least half merges.")
+              help="Let merge commits close a step (pull-request workflows). Default: on for a walk when at least "
+                   "half of the commits ahead of its start are merges.")
 @click.option("--max-tokens", type=click.IntRange(min=256), default=16384, show_default=True,
               help="Budget of each triplet's text; message and patch stay complete, files become views.")
 @click.option("--tokenizer", default=None,

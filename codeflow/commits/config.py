@@ -45,7 +45,7 @@ class TripletConfig:
     min_score: float = 0.0  # endpoints scoring below this are not taken
     # Pull-request workflows put (almost) only merges on the first-parent line; with this on, a merge may close a
     # step (judged on its merged change and its cleaned message, e.g. the PR title) instead of being skipped.
-    # None (default): on when merges are at least ``merge_auto_share`` of the first-parent history.
+    # None (default, auto): per walk, on when merges are at least ``merge_auto_share`` of the commits it may walk
     merge_endpoints: bool | None = None
     merge_auto_share: float = 0.5
     max_redraws: int = 8  # fresh starts tried, per repository, for starts whose every endpoint is already taken

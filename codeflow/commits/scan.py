@@ -92,6 +92,7 @@ class Scanner:
         self.merge_endpoints = bool(config.merge_endpoints if merge_endpoints is None else merge_endpoints)
         self.cache: dict[int, CommitInfo] = {}
         self.filter_cache: dict[int, str | None] = {}
+        self.merge_filter_cache: dict[int, str | None] = {}  # merges judged against the repository's mode
         self.scanned = 0
         self.measured_merges = 0
         self.unreadable: dict[int, str] = {}  # rank -> missing_objects / corrupt_objects
@@ -192,15 +193,23 @@ class Scanner:
         info.giant = total > cfg.giant_lines
 
     # ---- filters ----------------------------------------------------------------------------------------
-    def endpoint_filter(self, info: CommitInfo) -> str | None:
-        """The first filter ``info`` fails as an endpoint, or None. Cheap checks first, blobs last."""
+    def endpoint_filter(self, info: CommitInfo, merges: bool | None = None) -> str | None:
+        """The first filter ``info`` fails as an endpoint, or None. Cheap checks first, blobs last.
+
+        ``merges`` overrides the repository's ``merge_endpoints`` for one walk (auto mode decides it per stretch
+        of history: a project that moved to pull requests has both regimes); such merge verdicts have their own
+        cache and do not enter the per-commit counters."""
+        if merges is not None and info.is_merge and merges != self.merge_endpoints:
+            if info.rank not in self.merge_filter_cache:
+                self.merge_filter_cache[info.rank] = self._endpoint_filter(info, merges)
+            return self.merge_filter_cache[info.rank]
         if info.rank not in self.filter_cache:
-            self.filter_cache[info.rank] = self._endpoint_filter(info)
+            self.filter_cache[info.rank] = self._endpoint_filter(info, self.merge_endpoints)
         return self.filter_cache[info.rank]
 
-    def _endpoint_filter(self, info: CommitInfo) -> str | None:
+    def _endpoint_filter(self, info: CommitInfo, merges: bool) -> str | None:
         if info.is_merge:
-            if not self.merge_endpoints:
+            if not merges:
                 return "merge"
             self.measure(info)
         if info.unreadable:

@@ -53,6 +53,7 @@ class SearchResult:
     stop: str = "end_of_history"
     walked: int = 0
     unreadable_detail: str = ""  # the commit whose objects stopped the walk
+    merges: bool = False  # whether merges could close a step on this walk
 
     def failure(self) -> tuple[str, str]:
         """(reason, detail) of a start without an endpoint."""
@@ -139,6 +140,11 @@ def search(scanner: Scanner, start_rank: int, band: tuple[float, float]) -> Sear
     result = SearchResult(start_rank)
     steps: list[CommitInfo] = []
     n = len(scanner.ids)
+    merges = scanner.merge_endpoints
+    if cfg.merge_endpoints is None:  # auto: merges close steps where they dominate the stretch this walk covers
+        ahead = [scanner.get(r).is_merge for r in range(start_rank + 1, min(n, start_rank + 1 + cfg.max_walk_commits))]
+        merges = bool(ahead) and sum(ahead) >= cfg.merge_auto_share * len(ahead)
+    result.merges = merges
     for rank in range(start_rank + 1, n):
         if len(steps) >= cfg.max_walk_commits:
             result.stop = "max_walk_commits"
@@ -156,7 +162,7 @@ def search(scanner: Scanner, start_rank: int, band: tuple[float, float]) -> Sear
             break
         steps.append(info)
         result.walked += 1
-        reason = scanner.endpoint_filter(info)
+        reason = scanner.endpoint_filter(info, merges)
         if reason:
             result.filters[reason] += 1
             continue

@@ -127,7 +127,7 @@ class TripletStage(Stage):
             while True:
                 try:
                     row, reason, detail = self._mine_start(repo, name, location, ids, start, scanner, band,
-                                                           used_ends)
+                                                           used_ends, stats)
                 except CORRUPT_ERRORS as e:  # a corrupt blob hits only the starts that need it
                     row, (reason, detail) = None, _repo_error(e)
                 if reason != "endpoint_taken" or (start := next(redraws, None)) is None:
@@ -150,8 +150,10 @@ class TripletStage(Stage):
         return StageResult(kept, self.reject(ids, reasons, details, sources), stats)
 
     def _mine_start(self, repo: pygit2.Repository, name: str, location: str, ids: list, start: int,
-                    scanner: Scanner, band: tuple[float, float], used_ends: set[int]) -> tuple[dict | None, str, str]:
+                    scanner: Scanner, band: tuple[float, float], used_ends: set[int],
+                    stats: Counter) -> tuple[dict | None, str, str]:
         result = search(scanner, start, band)
+        stats["walks_with_merge_endpoints"] += int(result.merges)
         if not result.candidates:
             return None, *result.failure()
         free = [c for c in result.candidates if c.end_rank not in used_ends]

@@ -217,3 +217,23 @@ def test_merge_endpoints_switch_on_when_merges_dominate(tmp_path, merges_per_com
     if merges_per_commit:
         off, res_off = mine(str(tmp_path / "pr"), "pr", per_repo=4, merge_endpoints=False)
         assert not off and res_off.stats["merge_endpoints"] == 0
+
+
+def test_merge_endpoints_follow_the_local_regime(tmp_path):
+    """A project that moved to pull requests: merges are 25 of 66 first-parent commits (under half), but the
+    walks from starts in the pull-request era see only merges and take them as endpoints."""
+    b = RepoBuilder(str(tmp_path / "moved"))
+    b.commit({"pkg/core.py": module(0)}, "Create the core module of the package")
+    for k in range(1, 41):
+        b.commit({"pkg/core.py": module(k)}, f"Implement direct change {k} of the core")
+    for k in range(41, 66):
+        b.merge({"pkg/core.py": module(k)}, f"Add feature {k} to the core",
+                f"Merge pull request #{k} from dev/feature-{k}\n\nAdd feature {k} to the core module")
+    rows, res = mine(str(tmp_path / "moved"), "moved", per_repo=4, window=(0.7, 0.9))
+    assert res.stats["merge_endpoints"] == 0 and res.stats["walks_with_merge_endpoints"] >= 4
+    assert len(rows) == 4
+    merges = {sha for sha, msg in b.log if msg.startswith("Merge pull request")}
+    assert all(r["end_commit"] in merges and r["messages"][-1].startswith("Add feature") for r in rows)
+    early, res_early = mine(str(tmp_path / "moved"), "moved", per_repo=4, window=(0.1, 0.3))
+    assert res_early.stats.get("walks_with_merge_endpoints", 0) == 0
+    assert len(early) == 4 and not any(r["end_commit"] in merges for r in early)
