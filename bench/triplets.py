@@ -26,6 +26,7 @@ same triplets in the previous whole-file layout, tokens before ``<|commit_patch|
 and endpoints shared by two triplets; every stored text is re-checked as a projection of the row's full files.
 
     python bench/triplets.py --report /tmp/attrs.git /tmp/javapoet.git --per-repo 32 --tokenizer lake/tokenizer
+    python bench/triplets.py --report REPO... --train-tokenizer /tmp/tok    # a 32k BPE on the repos' own code
 
 Needs the ``bench`` extra (pydriller).
 """
@@ -126,6 +127,35 @@ def _whole_file_tokens(row: dict, counter) -> int:
     return counter.count(render_text(row["repo"], ctx, whole[0], row["messages"], row["patch"], whole[1]))
 
 
+CODE_EXTS = (".py", ".go", ".java", ".rs", ".ts", ".js", ".md", ".toml", ".yml", ".rst")
+
+
+def train_code_tokenizer(repos: list[str], out: str, vocab: int = 32768) -> str:
+    """A byte-level BPE trained with the trainer's recipe (``codeflow.model.tokenizer``) on the HEAD files of
+    ``repos`` (code and docs under 200 kB): a stand-in for the trainer's tokenizer when none is at hand."""
+    import pygit2
+
+    from codeflow.model.tokenizer import save_tokenizer, train_tokenizer
+
+    def walk(tree, prefix=""):
+        for e in tree:
+            if e.type_str == "tree":
+                yield from walk(e, prefix + e.name + "/")
+            elif e.type_str == "blob" and e.size < 200_000 and e.name.endswith(CODE_EXTS):
+                yield e
+
+    texts = []
+    for path in repos:
+        for blob in walk(pygit2.Repository(path).head.peel().tree):
+            try:
+                texts.append(blob.data.decode())
+            except UnicodeDecodeError:
+                continue
+    tok = train_tokenizer(texts, vocab)
+    save_tokenizer(tok, out, trained_on=repos, sample_docs=len(texts), sample_bytes=sum(map(len, texts)))
+    return out
+
+
 def report(repos: list[str], per_repo: int, max_tokens: int, tokenizer: str | None, seed: int) -> int:
     """Training-value figures per repository, default options: share of triplets within the token budget,
     median and max tokens (and the whole-file layout's median for the same triplets, the anchor), the
@@ -193,12 +223,16 @@ def main() -> int:
                          "endpoints per repository (default options)")
     ap.add_argument("--max-tokens", type=int, default=16384)
     ap.add_argument("--tokenizer", default=None, help="tokenizer.json (or folder) of the trainer")
+    ap.add_argument("--train-tokenizer", metavar="DIR", default=None,
+                    help="first train a 32k BPE on the --report repositories' HEAD code into DIR and count with it")
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--pydriller-commits", type=int, default=1000,
                     help="commits PyDriller reads (its rate is what counts)")
     ap.add_argument("--per-repo", type=int, default=64, help="start commits for the whole-stage measurement")
     ap.add_argument("--rounds", type=int, default=2, help="best of N for git log and our scan")
     args = ap.parse_args()
+    if args.report and args.train_tokenizer:
+        args.tokenizer = train_code_tokenizer(args.report, args.train_tokenizer)
     if args.report:
         return report(args.report, args.per_repo if args.per_repo != 64 else 32, args.max_tokens, args.tokenizer,
                       args.seed)

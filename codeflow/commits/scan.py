@@ -271,7 +271,8 @@ class Scanner:
             only_whitespace = False
             # The regex pre-test settles "code changed" only where nothing can overrule it: a changed line inside
             # a docstring or a block comment opened outside the hunk looks like code to a line regex.
-            if any(_code_changed(o, n, h, f.lang) for h in hunks):
+            if any(_code_changed(h, f.lang, inside) for h, inside in
+                   zip(hunks, _hunks_inside(o, n, hunks, f.lang), strict=True)):
                 return None
         if only_whitespace:
             return "whitespace_only"
@@ -350,42 +351,75 @@ def _block_family(lang: str | None) -> str | None:
     return "python" if lang == "python" else "slash" if lang in _SLASH_LANGS else None
 
 
-def _open_block_at(data: bytes, line: int, family: str) -> bool:
-    """Whether 1-based ``line`` of ``data`` starts inside a triple-quoted string / block comment (delimiters
-    counted from the top of the file; a delimiter inside a string or line comment can fool it, which only costs
-    the syntax-aware check it was meant to spare)."""
-    pos = 0
-    for _ in range(line - 1):
-        nxt = data.find(b"\n", pos)
-        if nxt < 0:
-            break
-        pos = nxt + 1
+# What the delimiter scan steps over: strings and line comments (a "/*" in a glob string opens nothing).
+_SCAN = {"python": re.compile(rb'"""|\'\'\'|"(?:[^"\\\n]|\\.)*"|\'(?:[^\'\\\n]|\\.)*\'|#[^\n]*'),
+         "slash": re.compile(rb'/\*|\*/|"(?:[^"\\\n]|\\.)*"|//[^\n]*')}
+
+
+def _open_blocks(data: bytes, lines: list[int], family: str) -> list[bool]:
+    """For each 1-based line of ``lines``: does it start inside a triple-quoted string / block comment?
+
+    One pass of a C regex over the file, stepping over strings and line comments. It can still be fooled (a
+    quote in a char literal); a wrong "inside" only costs the syntax-aware check it was meant to spare."""
+    if not lines:
+        return []
+    wanted = sorted(set(lines))
+    offsets: dict[int, int] = {}
+    pos, line = 0, 1
+    for target in wanted:
+        while line < target:
+            nxt = data.find(b"\n", pos)
+            if nxt < 0:
+                break
+            pos, line = nxt + 1, line + 1
+        offsets[target] = pos
     state: bytes | None = None
-    for m in _BLOCKS[family].finditer(data, 0, pos):
+    at: dict[int, bool] = {}
+    it = iter(wanted)
+    target = next(it, None)
+    for m in _SCAN[family].finditer(data, 0, offsets[wanted[-1]]):
+        while target is not None and offsets[target] <= m.start():
+            at[target] = state is not None
+            target = next(it, None)
         tok = m.group()
         if family == "python":
-            state = tok if state is None else (None if tok == state else state)
-        else:
-            state = tok if tok == b"/*" else None
-    return state is not None
+            if tok in (b'"""', b"\'\'\'"):
+                state = tok if state is None else (None if tok == state else state)
+        elif tok == b"/*":
+            state = state or tok
+        elif tok == b"*/":
+            state = None
+    while target is not None:
+        at[target] = state is not None
+        target = next(it, None)
+    return [at[x] for x in lines]
 
 
 _WHOLE_BLOCKS = {"python": re.compile(rb'""".*?"""|\'\'\'.*?\'\'\'', re.S), "slash": re.compile(rb"/\*.*?\*/", re.S)}
 
 
-def _code_changed(old: bytes, new: bytes, hunk: tuple[int, int, bytes, bytes], lang: str | None) -> bool:
+def _code_changed(hunk: tuple[int, int, bytes, bytes], lang: str | None, inside: bool) -> bool:
     """Whether ``hunk`` surely changes code, decided without a parse: its lines, less comments (line regexes) and
-    docstrings / block comments that open and close inside it, differ, and the hunk starts outside any such block.
-    False means "maybe not": the caller confirms with the syntax-aware check."""
-    o, n, removed, added = hunk
+    docstrings / block comments that open and close inside it, differ, and it does not start ``inside`` such a
+    block. False means "maybe not": the caller confirms with the syntax-aware check."""
+    _, _, removed, added = hunk
     family = _block_family(lang)
-    if family is None:  # no block syntax known: the regex decides unless a grammar can overrule it
-        return not _code_equal(removed, added, lang) and (not lang or _comment_query(lang) is None)
+    if family is None:  # '#'-comment languages have no block comments; for others a grammar may overrule it
+        line_only = lang in _HASH_LANGS or not lang or _comment_query(lang) is None
+        return line_only and not _code_equal(removed, added, lang)
     whole, block = _WHOLE_BLOCKS[family], _BLOCKS[family]
     removed, added = whole.sub(b"", removed), whole.sub(b"", added)
-    if block.search(removed) or block.search(added) or _code_equal(removed, added, lang):
-        return False
-    return not (_open_block_at(old, max(o, 1), family) or _open_block_at(new, max(n, 1), family))
+    return not (inside or block.search(removed) or block.search(added) or _code_equal(removed, added, lang))
+
+
+def _hunks_inside(old: bytes, new: bytes, hunks: list, lang: str | None) -> list[bool]:
+    """Per hunk: does it start inside a docstring / block comment on the old or the new side?"""
+    family = _block_family(lang)
+    if family is None:
+        return [False] * len(hunks)
+    olds = _open_blocks(old, [max(h[0], 1) for h in hunks], family)
+    news = _open_blocks(new, [max(h[1], 1) for h in hunks], family)
+    return [a or b for a, b in zip(olds, news, strict=True)]
 
 
 def _code_equal(removed: bytes, added: bytes, lang: str | None) -> bool:
