@@ -97,7 +97,7 @@ class TripletStage(Stage):
                                      f"commit after it", stats)
         stats["history_merges"] = merges = history.merge_count(repo, ids)
         merge_on = cfg.merge_endpoints
-        if merge_on is None:  # auto: pull-request workflows put (almost) only merges on the first-parent line
+        if merge_on is None:  # auto: the repository-wide majority here; each walk decides for its stretch (search)
             merge_on = merges >= cfg.merge_auto_share * n
         stats["merge_endpoints"] = int(merge_on)
         scanner = Scanner(repo, ids, cfg, merge_endpoints=merge_on)

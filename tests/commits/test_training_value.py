@@ -205,7 +205,8 @@ def test_merge_endpoints_switch_on_when_merges_dominate(tmp_path, merges_per_com
         change = {"pkg/core.py": module(k), "tests/test_core.py": f"def test_{k}():\n    pass\n"}
         if merges_per_commit or k % 5 == 0:
             b.merge(change, f"Add feature {k} to the core",
-                    f"Merge pull request #{k} from dev/feature-{k}\n\nAdd feature {k} to the core module")
+                    f"Merge pull request #{k} from dev/feature-{k}\n\nAdd feature {k} to the core module\n\n"
+                    f"Callers asked for case {k}.")
         else:
             b.commit(change, f"Add feature {k} to the core module directly")
     rows, res = mine(str(tmp_path / "pr"), "pr", per_repo=4)
@@ -214,6 +215,8 @@ def test_merge_endpoints_switch_on_when_merges_dominate(tmp_path, merges_per_com
         check_row(r, 16384)
         assert r["messages"][-1].startswith("Add feature")  # the PR title: the merge header is gone
         assert not any(m.startswith("Merge pull request") for m in r["messages"])
+        if merges_per_commit:  # ... and the PR body is kept as the step's intent
+            assert r["messages"][-1].endswith(".") and "\n\nCallers asked for case" in r["messages"][-1]
     if merges_per_commit:
         off, res_off = mine(str(tmp_path / "pr"), "pr", per_repo=4, merge_endpoints=False)
         assert not off and res_off.stats["merge_endpoints"] == 0
