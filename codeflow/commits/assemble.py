@@ -207,7 +207,7 @@ def _fit_text(name: str, context: list[dict], before: dict[str, str], after: dic
         touched = [Touched(p, before.get(p), after.get(p), *ranges[p]) for p in sorted({*before, *after})]
         ctx = [Context(c["path"], c["content"]) for c in context]
         try:
-            lay = Fitter(counter, budget, cfg.whole_tokens).fit(fixed, touched, ctx)
+            lay = Fitter(counter, budget, cfg.whole_budget).fit(fixed, touched, ctx)
         except OverBudget as e:
             raise AssemblyError("over_budget", f"{e} > {cfg.max_tokens}") from None
         text = render_text(name, lay.context, lay.old, msgs, patch_text, lay.new)

@@ -28,7 +28,8 @@ class TripletConfig:
     max_patch_tokens: int = 8192  # patch size budget, in the tokens of ``budget.TokenCounter``
     # the whole training text (message and patch complete, files as views: docs/triplets.md, layout)
     max_tokens: int = 16384
-    whole_tokens: int = 6144  # whole files (and whole context files) only while the text stays within this
+    # whole files (and whole context files) only while the text stays within this; None: 3/8 of max_tokens
+    whole_tokens: int | None = None
     tokenizer: str | None = None  # the trainer's tokenizer.json (or its folder); None: chars / chars_per_token
     chars_per_token: float = 2.5
     # one commit may be an endpoint only inside these limits (R2E-Gym "small commit", loosened a little)
@@ -52,11 +53,18 @@ class TripletConfig:
     verify_object_hashes: bool = False  # libgit2 strict hash verification on every object read (slow)
     clone_cache: str | None = None  # where URLs are cloned (default: $CODEFLOW_REPO_CACHE or ~/.cache/codeflow)
 
+    @property
+    def whole_budget(self) -> int:
+        """The soft limit under which whole files are shown (docs/triplets.md, layout)."""
+        return self.max_tokens * 3 // 8 if self.whole_tokens is None else min(self.whole_tokens, self.max_tokens)
+
     def __post_init__(self) -> None:
         lo, hi = self.window
         if not (0.0 <= lo <= hi <= 1.0):
             raise ValueError(f"window must satisfy 0 <= lo <= hi <= 1, got {self.window}")
         if self.per_repo < 1:
             raise ValueError("per_repo must be >= 1")
+        if self.whole_tokens is not None and self.whole_tokens < 0:
+            raise ValueError("whole_tokens must be >= 0")
         if self.max_tokens < 256 or self.max_patch_tokens < 1 or self.chars_per_token <= 0:
             raise ValueError("max_tokens must be >= 256, max_patch_tokens >= 1 and chars_per_token > 0")

@@ -123,11 +123,20 @@ def test_docstring_only_edit_is_not_an_endpoint(tmp_path):
     b.commit({"geo.py": text.replace("both in metres", "both in the same unit of length")},
              "Clarify the units in the area docstring")
     b.commit({"geo.py": text.replace("return w * h", "return abs(w * h)")}, "Return a positive area for flips")
+    java = 'class Geo {\n  static final String GLOB = "**/*.java";\n  /*\n    Area of a rectangle:\n' \
+           '    width times height.\n  */\n  static int area(int w, int h) { return w * h; }\n}\n'
+    b.commit({"Geo.java": java}, "Create the Java port of the helpers")
+    b.commit({"Geo.java": java.replace("width times height", "width multiplied by height")},
+             "Reword the block comment of the Java area helper")
+    b.commit({"Geo.java": java.replace("return w * h", "return Math.abs(w * h)")}, "Return a positive Java area")
     repo = b.repo
     ids = first_parent_history(repo)
     scanner = Scanner(repo, ids, TripletConfig())
     assert scanner.endpoint_filter(scanner.get(1)) == "comment_only"  # lines inside the docstring only
     assert scanner.endpoint_filter(scanner.get(2)) is None  # a real code change
+    # a block comment whose lines do not start with '*', after a string holding "*/": still comment-only
+    assert scanner.endpoint_filter(scanner.get(4)) == "comment_only"
+    assert scanner.endpoint_filter(scanner.get(5)) is None
 
 
 def test_steps_skip_boilerplate_and_keep_to_the_endpoints_files(tmp_path):
