@@ -1,18 +1,25 @@
 """Normalisation and tokens for matching: the same rules on benchmark items and on records, vectorized.
 
-Two token streams, both from MinHash dedup's Arrow tokenizer (``codeflow.dedup.minhash.token_table``), so a batch
-is tokenized with RE2 kernels in one go and only distinct tokens are hashed:
+Tokens are cut and hashed straight from the UTF-8 bytes of an Arrow string array with numpy (no per-token
+Python object, no regex over the tokens), because tokenization is most of a clean record's cost:
 
-* ``prose`` (``words`` mode): runs of letters, digits and ``_``, lowercased; whitespace and punctuation vanish.
+* bytes are *word* bytes (ASCII letters, digits, ``_`` and every byte of a non-ASCII character), ASCII
+  whitespace, or *other* (ASCII punctuation and control characters);
+* ``prose``: runs of word bytes, ASCII-lowercased; whitespace and punctuation vanish;
 * ``code``: comments blanked first (``/* ... */``, whole-line ``//``, and ``#`` followed by a space or the line
-  end: Python, shell, Ruby, Perl), then word runs case-preserved plus every other non-space character as its
-  own token. Whitespace never makes a token, so re-indented and re-wrapped copies give the same stream.
+  end: Python, shell, Ruby, Perl), then runs of word bytes case-preserved plus every other byte as its own
+  token. Whitespace never makes a token, so re-indented and re-wrapped copies give the same stream.
 
-Each token gets two hashes: the *raw* one (n-gram and exact-substring matching) and an *abstract* one where
-identifiers that are not keywords or common builtins collapse into one symbol, so a copy with renamed variables
-has the same abstract stream as the original (the fuzzy MinHash matcher uses it).
+Non-ASCII characters count as word characters (so ``naïve`` is one token and a non-ASCII punctuation mark
+joins its neighbours) and only ASCII is lowercased: the same on both sides, so matching is unaffected.
 
-Spans for the report come from :func:`token_spans`, a Python tokenizer with the same rules that keeps character
+A token's hash is a polynomial over its bytes (prefix sums with wrapping uint64 arithmetic, so every token is
+hashed in a few array passes, whatever its length), finalized with splitmix64 and its length. Each token gets
+two hashes: the *raw* one (n-gram and exact-substring matching) and an *abstract* one where identifiers that
+are not keywords or common builtins collapse into one symbol, so a copy with renamed variables has the same
+abstract stream as the original (the fuzzy MinHash matcher uses it).
+
+Spans for the report come from :func:`token_spans`, a Python regex with the same rules that keeps character
 offsets (comments are blanked with spaces of the same length); it only runs on the few records that matched.
 """
 
@@ -23,14 +30,10 @@ import re
 import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
-import xxhash
 
-from codeflow.dedup.minhash import U64, shingle_hashes, token_table
+from codeflow.dedup.minhash import FOLD, U64, shingle_hashes, splitmix64
 
-MODES = {"code": "code", "prose": "words"}
 COMMENT = r"(?m)/\*[\s\S]*?\*/|^[ \t]*//.*$|(?:^|[ \t])#(?:[ \t].*)?$"  # one pass, leftmost wins
-ID_SYMBOL = xxhash.xxh3_64_intdigest(b"\x00<identifier>")
-_IDENT = re.compile(r"[A-Za-z_][A-Za-z0-9_]*\Z")
 KEEP = frozenset("""
 and as assert async await break case catch class const continue def default del do elif else enum except export
 extends false final finally fn for from func function go if impl import in interface is lambda let match mod
@@ -40,6 +43,85 @@ True False None print len range enumerate zip sorted reversed sum min max abs li
 map filter any all isinstance append extend pop insert keys values items join split strip format sort
 std cout endl push_back System println Math
 """.split())
+
+WORD, SPACE, OTHER = 1, 0, 2
+BYTE_CLASS = np.array([WORD if b >= 0x80 or chr(b).isalnum() or b == 0x5F else SPACE if chr(b) in " \t\n\r\f\v"
+                       else OTHER for b in range(256)], dtype=np.uint8)
+ASCII_LOWER = np.array([b + 32 if 0x41 <= b <= 0x5A else b for b in range(256)], dtype=np.uint8)
+ID_START = np.array([chr(b).isalpha() or b == 0x5F if b < 0x80 else False for b in range(256)], dtype=bool)
+_Q = U64(pow(FOLD, -1, 1 << 64))  # FOLD is odd, so it has an inverse mod 2**64
+_POWERS: dict[int, np.ndarray] = {}
+
+
+def _powers(base: int, n: int) -> np.ndarray:
+    """``base ** j`` (mod 2**64) for ``j < n``; cached per process and grown by doubling (chunks are bounded)."""
+    have = _POWERS.get(base)
+    if have is None or len(have) < n:
+        size = max(n, 2 * len(have) if have is not None else 1 << 16)
+        p = np.full(size, U64(base), dtype=U64)
+        p[0] = 1
+        _POWERS[base] = have = np.cumprod(p)  # uint64 wraps: exactly the powers mod 2**64
+    return have[:n]
+
+
+def _string_bytes(texts: pa.Array) -> tuple[np.ndarray, np.ndarray]:
+    """``(bytes, offsets)`` of a large_string array, zero-copy through its public buffers."""
+    n = len(texts)
+    offsets = np.frombuffer(texts.buffers()[1], dtype=np.int64)[texts.offset:texts.offset + n + 1]
+    lo = int(offsets[0]) if n else 0
+    data_buf = texts.buffers()[2]
+    size = int(offsets[-1]) - lo if n else 0
+    data = np.frombuffer(data_buf, dtype=np.uint8)[lo:lo + size] if data_buf is not None and size else \
+        np.zeros(0, np.uint8)
+    return data, (offsets - lo if n else np.zeros(1, np.int64))
+
+
+def byte_tokens(texts: pa.Array, kind: str) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """``(hashes, first byte, end byte, tokens per text)`` of every token of every text (rules in the module doc)."""
+    data, offsets = _string_bytes(texts)
+    if kind == "prose":
+        data = ASCII_LOWER[data]
+    cls = BYTE_CLASS[data]
+    word = cls == WORD
+    text_start = np.zeros(len(data) + 1, dtype=bool)
+    text_start[offsets] = True
+    cont_prev = np.empty(len(data), dtype=bool)   # this byte continues the word of the byte before it
+    cont_prev[:1] = False
+    np.logical_and(word[1:], word[:-1], out=cont_prev[1:])
+    cont_prev &= ~text_start[:-1]
+    cont_next = np.empty(len(data), dtype=bool)   # the next byte continues this one's word
+    cont_next[:-1] = cont_prev[1:]
+    cont_next[-1:] = False
+    if kind == "prose":
+        first = np.flatnonzero(word & ~cont_prev)
+        end = np.flatnonzero(word & ~cont_next) + 1
+    else:
+        other = cls == OTHER
+        first = np.flatnonzero(other | (word & ~cont_prev))
+        end = np.flatnonzero(other | (word & ~cont_next)) + 1
+    n = len(data)
+    if not len(first):
+        return np.zeros(0, U64), first, end, np.zeros(len(offsets) - 1, np.int64)
+    # sum_j (b_j + 1) * Q**j as prefix sums; times P**(end-1) a token's sum becomes sum_j (b_j + 1) * P**(end-1-j)
+    acc = np.zeros(n + 1, dtype=U64)
+    np.multiply(data.astype(U64) + U64(1), _powers(int(_Q), n), out=acc[1:])
+    np.cumsum(acc[1:], out=acc[1:])
+    h = (acc[end] - acc[first]) * _powers(FOLD, n)[end - 1]
+    h = splitmix64(h ^ (end - first).astype(U64))
+    counts = np.diff(np.searchsorted(first, offsets)).astype(np.int64)
+    return h, first, end, counts
+
+
+def _hash_words(words: list[str], kind: str) -> np.ndarray:
+    arr = pa.array(words, pa.large_string())
+    h, _, _, counts = byte_tokens(arr, kind)
+    if not (counts == 1).all():
+        raise ValueError(f"not single tokens: {words}")
+    return h
+
+
+ID_SYMBOL = 0x5D1E5D1E5D1E5D1E  # the abstract identifier: a fixed value no real token hashes to (but by 2**-64)
+KEEP_HASHES = np.sort(_hash_words(sorted(KEEP), "code"))
 
 
 def blank_comments(text: str) -> str:
@@ -58,24 +140,25 @@ def strip_comments(texts: pa.Array) -> pa.Array:
 def tokenize(texts: pa.Array, kind: str) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """``(raw hashes, abstract hashes, tokens per text)`` for a batch of texts of one kind (``code``/``prose``)."""
     texts = pc.fill_null(texts.cast(pa.large_string()), "")
+    if isinstance(texts, pa.ChunkedArray):
+        texts = texts.combine_chunks()
     if kind == "code":
         texts = strip_comments(texts)
-    tokens, counts = token_table(texts, MODES[kind])
-    if len(tokens) == 0:
-        z = np.zeros(0, dtype=U64)
-        return z, z, counts
-    enc = tokens.dictionary_encode()
-    words = enc.dictionary.to_pylist()
-    xx = xxhash.xxh3_64_intdigest
-    if kind == "prose":
-        raw = np.array([xx(w.lower().encode("utf-8")) for w in words], dtype=U64)
-        abstract = raw
-    else:
-        raw = np.array([xx(w.encode("utf-8")) for w in words], dtype=U64)
-        is_id = np.array([bool(_IDENT.match(w)) and w not in KEEP for w in words], dtype=bool)
-        abstract = np.where(is_id, U64(ID_SYMBOL), raw)
-    idx = enc.indices.to_numpy()
-    return raw[idx], abstract[idx], counts
+    raw, first, end, counts = byte_tokens(texts, kind)
+    if kind == "prose" or not len(raw):
+        return raw, raw, counts
+    data, _ = _string_bytes(texts)
+    # identifiers: word tokens that start with an ASCII letter or _ and have no non-ASCII byte, minus KEEP
+    is_id = ID_START[data[first]]
+    high = data >= 0x80
+    if high.any():
+        non_ascii = np.zeros(len(data) + 1, dtype=np.int64)
+        np.cumsum(high, out=non_ascii[1:])
+        is_id &= non_ascii[end] == non_ascii[first]
+    cand = np.flatnonzero(is_id)
+    pos = np.minimum(np.searchsorted(KEEP_HASHES, raw[cand]), len(KEEP_HASHES) - 1)
+    is_id[cand[KEEP_HASHES[pos] == raw[cand]]] = False
+    return raw, np.where(is_id, U64(ID_SYMBOL), raw), counts
 
 
 def ngrams(tok: np.ndarray, counts: np.ndarray, n: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -91,8 +174,8 @@ def ngrams(tok: np.ndarray, counts: np.ndarray, n: int) -> tuple[np.ndarray, np.
     return h[full], text_of[full], start[full]
 
 
-_CODE_TOKEN = re.compile(r"\w+|[^\w\s]")
-_WORD_TOKEN = re.compile(r"[^\W]+")
+_CODE_TOKEN = re.compile(r"(?:[A-Za-z0-9_]|[^\x00-\x7f])+|[^A-Za-z0-9_ \t\n\r\f\v]")
+_WORD_TOKEN = re.compile(r"(?:[A-Za-z0-9_]|[^\x00-\x7f])+")
 
 
 def token_spans(text: str, kind: str) -> list[tuple[int, int]]:
