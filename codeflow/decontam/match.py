@@ -20,9 +20,9 @@ from dataclasses import dataclass
 import numpy as np
 import pyarrow as pa
 
-from codeflow.decontam.index import BLOCK, FILTER_BITS, DecontamIndex, KindIndex, fuzzy_band_keys
-from codeflow.decontam.tokens import ngrams, tokenize
-from codeflow.dedup.minhash import U64, permutations, shingle_hashes
+from codeflow.decontam.index import BLOCK, DecontamIndex, KindIndex, fuzzy_band_keys
+from codeflow.decontam.tokens import ngrams, shingles, tokenize
+from codeflow.dedup.minhash import U64, permutations
 
 PIECE_CHARS = 1 << 20       # longer records are cut into pieces of this size ...
 PIECE_OVERLAP = 1 << 15     # ... overlapping by this much, so a copied item on a cut is still whole in one piece
@@ -86,7 +86,7 @@ def chunks(pieces: list[Piece]) -> list[range]:
 
 def probe(bitmap: np.ndarray, keys: np.ndarray) -> np.ndarray:
     """Which keys may be in the index (the bitmap of :func:`codeflow.decontam.index.key_filter`)."""
-    return bitmap[(keys >> U64(64 - FILTER_BITS)).astype(np.int64)]
+    return bitmap[(keys >> U64(64 - (len(bitmap).bit_length() - 1))).astype(np.int64)]
 
 
 def _lookup(sorted_keys: np.ndarray, q: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -175,6 +175,30 @@ class Matcher:
         return out
 
     # ---- MinHash windows -----------------------------------------------------------------------------
+    def _fuzzy_candidates(self, ki: KindIndex, abstract: np.ndarray, counts: np.ndarray) -> np.ndarray:
+        """Pieces holding at least ``fuzzy_prefilter_share`` of some fuzzy segment's distinctive abstract
+        n-grams (see :func:`codeflow.decontam.index._prefilter`): the only ones the MinHash windows run on."""
+        cand = np.zeros(len(counts), dtype=bool)
+        if not len(ki.pre_keys):
+            return cand
+        h, piece, _ = ngrams(abstract, counts, self.cfg.fuzzy_prefilter_n)
+        maybe = np.flatnonzero(probe(ki.pre_filter, h))
+        h, piece = h[maybe], piece[maybe]
+        pos = np.searchsorted(ki.pre_keys, h)
+        ok = pos < len(ki.pre_keys)
+        ok[ok] = ki.pre_keys[pos[ok]] == h[ok]
+        if not ok.any():
+            return cand
+        n_pieces, n_seg = len(counts), len(ki.pre_total)
+        key = np.unique(pos[ok].astype(np.int64) * n_pieces + piece[ok])  # each n-gram once per piece
+        kp, piece = key // n_pieces, key % n_pieces
+        lens = ki.pre_ptr[kp + 1] - ki.pre_ptr[kp]
+        post = np.repeat(ki.pre_ptr[kp], lens) + (np.arange(int(lens.sum())) - np.repeat(np.cumsum(lens) - lens, lens))
+        pair, found = np.unique(np.repeat(piece, lens) * n_seg + ki.pre_seg[post], return_counts=True)
+        share = found / np.maximum(ki.pre_total[pair % n_seg], 1)
+        cand[pair[share >= self.cfg.fuzzy_prefilter_share] // n_seg] = True
+        return cand
+
     def _minhash(self, ki: KindIndex, abstract: np.ndarray, counts: np.ndarray, base: int,
                  piece_record: np.ndarray) -> list[Hit]:
         """Windows of every size the index uses, sliding by ``size / 4`` blocks, against the segments' LSH keys.
@@ -185,10 +209,15 @@ class Matcher:
         """
         cfg = self.cfg
         s = cfg.fuzzy_shingle
-        ok = counts >= s
-        sh, n_sh = shingle_hashes(abstract, counts, s)
-        sh = sh[np.repeat(ok, n_sh)]
-        n_sh = np.where(ok, n_sh, 0)
+        cand = np.flatnonzero(self._fuzzy_candidates(ki, abstract, counts))
+        if not len(cand):
+            return []
+        glob = base + cand  # piece number of each candidate
+        if len(cand) < len(counts):
+            bounds = np.concatenate([[0], np.cumsum(counts)])
+            abstract = np.concatenate([abstract[bounds[q]:bounds[q + 1]] for q in cand.tolist()])
+            counts = counts[cand]
+        sh, n_sh = shingles(abstract, counts, s)
         if not len(sh):
             return []
         nb = -(-n_sh // BLOCK)
@@ -244,9 +273,9 @@ class Matcher:
                 q = int(w_piece[w])
                 first = int(w_first[w]) * BLOCK
                 last = min((int(w_first[w]) + int(w_blocks[w])) * BLOCK + s - 1, int(counts[q])) - 1
-                seg = int(ki.fuzzy_seg[row])
-                out.append(Hit(int(piece_record[q + base]), seg, "minhash", float(e), q + base, first, last,
-                               q + base, 0, len(self.index.seg_tokens[seg]) - 1))
+                seg, piece = int(ki.fuzzy_seg[row]), int(glob[q])
+                out.append(Hit(int(piece_record[piece]), seg, "minhash", float(e), piece, first, last, piece, 0,
+                               len(self.index.seg_tokens[seg]) - 1))
         return out
 
 
@@ -297,13 +326,20 @@ def _best(hits: list, index: DecontamIndex) -> list[Hit]:
         distinct = np.r_[True, (rec[1:] != rec[:-1]) | (seg[1:] != seg[:-1]) | (hh[1:] != hh[:-1])]
         n_distinct = np.add.reduceat(distinct.astype(np.int64), group_start)
         ends = np.r_[group_start[1:], len(rec)]
+        cfg = index.config
+        score = n_distinct / np.maximum(index.seg_total[seg[group_start]], 1)
+        # spans only for hits that will be reported; the others only feed the score histogram
+        reported = (score + 1e-12 >= cfg.ngram_threshold) & (n_distinct >= cfg.min_ngrams)
         for g, (lo, hi) in enumerate(zip(group_start.tolist(), ends.tolist(), strict=True)):
             r, s = int(rec[lo]), int(seg[lo])
+            if not reported[g]:
+                out[(r, s, "ngram")] = Hit(r, s, "ngram", float(score[g]), int(piece[lo]), int(rpos[lo]),
+                                           int(rpos[lo]), int(piece[lo]), 0, 0, int(n_distinct[g]))
+                continue
             i_first, i_last = _densest(piece[lo:hi], rpos[lo:hi], 2 * len(index.seg_tokens[s]) + 1)
             i_first, i_last = lo + i_first, lo + i_last
-            n = index.config.n(index.seg_kind[s])
-            out[(r, s, "ngram")] = Hit(r, s, "ngram", float(n_distinct[g]) / float(max(index.seg_total[s], 1)),
-                                       int(piece[i_first]), int(rpos[i_first]), int(rpos[i_last]) + n - 1,
-                                       int(piece[i_last]), int(spos[lo:hi].min()), int(spos[lo:hi].max()) + n - 1,
-                                       int(n_distinct[g]))
+            n = cfg.n(index.seg_kind[s])
+            out[(r, s, "ngram")] = Hit(r, s, "ngram", float(score[g]), int(piece[i_first]), int(rpos[i_first]),
+                                       int(rpos[i_last]) + n - 1, int(piece[i_last]), int(spos[lo:hi].min()),
+                                       int(spos[lo:hi].max()) + n - 1, int(n_distinct[g]))
     return [out[k] for k in sorted(out)]

@@ -31,7 +31,7 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from codeflow.dedup.minhash import FOLD, U64, shingle_hashes, splitmix64
+from codeflow.dedup.minhash import FOLD, U64, splitmix64
 
 COMMENT = r"(?m)/\*[\s\S]*?\*/|^[ \t]*//.*$|(?:^|[ \t])#(?:[ \t].*)?$"  # one pass, leftmost wins
 KEEP = frozenset("""
@@ -161,17 +161,37 @@ def tokenize(texts: pa.Array, kind: str) -> tuple[np.ndarray, np.ndarray, np.nda
     return raw, np.where(is_id, U64(ID_SYMBOL), raw), counts
 
 
-def ngrams(tok: np.ndarray, counts: np.ndarray, n: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """``(hash, text index, start token)`` of every full n-gram; texts shorter than ``n`` have none.
+def shingles(tok: np.ndarray, counts: np.ndarray, n: int) -> tuple[np.ndarray, np.ndarray]:
+    """Hash of every full n-gram of each text (a text shorter than ``n`` has none) and the number per text.
 
-    The hash is MinHash dedup's shingle fold, so an n-gram hashes the same in an item and in a record.
+    A rolling polynomial over the token hashes (prefix sums, as for the bytes of a token): a handful of array
+    passes whatever ``n``, where folding token by token costs ``n`` passes. The hash depends only on the ``n``
+    tokens, so an n-gram hashes the same in a benchmark item and in a record, wherever it is.
     """
-    h, n_sh = shingle_hashes(tok, counts, n)
+    counts = counts.astype(np.int64)
+    n_sh = np.maximum(counts - n + 1, 0)
+    total = int(n_sh.sum())
+    if total == 0:
+        return np.zeros(0, dtype=U64), n_sh
+    m = len(tok)
+    acc = np.zeros(m + 1, dtype=U64)
+    np.multiply(tok, _powers(int(_Q), m), out=acc[1:])
+    np.cumsum(acc[1:], out=acc[1:])
+    doc_start = np.cumsum(counts) - counts
+    sh_offset = np.cumsum(n_sh) - n_sh
+    rep = np.repeat(np.arange(len(counts)), n_sh)
+    start = doc_start[rep] + (np.arange(total) - sh_offset[rep])
+    h = (acc[start + n] - acc[start]) * _powers(FOLD, m)[start + n - 1]
+    return splitmix64(h ^ U64(n)), n_sh
+
+
+def ngrams(tok: np.ndarray, counts: np.ndarray, n: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """``(hash, text index, start token)`` of every full n-gram (:func:`shingles`); texts shorter than ``n`` have
+    none."""
+    h, n_sh = shingles(tok, counts, n)
     text_of = np.repeat(np.arange(len(counts)), n_sh)
-    first = np.cumsum(n_sh) - n_sh
-    start = np.arange(len(h)) - first[text_of]
-    full = counts[text_of] >= n
-    return h[full], text_of[full], start[full]
+    start = np.arange(len(h)) - (np.cumsum(n_sh) - n_sh)[text_of]
+    return h, text_of, start
 
 
 _CODE_TOKEN = re.compile(r"(?:[A-Za-z0-9_]|[^\x00-\x7f])+|[^A-Za-z0-9_ \t\n\r\f\v]")
