@@ -30,7 +30,7 @@ import numpy as np
 import pyarrow as pa
 
 from codeflow.decontam.benchmarks import Benchmark, Item, load_items
-from codeflow.decontam.tokens import ngrams, normalized_chars, shingles, tokenize
+from codeflow.decontam.tokens import ngrams, normalized_chars, prefix_sums, shingles, tokenize, window_hashes
 from codeflow.dedup.minhash import BAND_SEED, FOLD, MASK64, U64, permutations, signatures, splitmix64
 
 ANCHOR = 6            # tokens hashed to find exact-substring candidates
@@ -84,6 +84,7 @@ class KindIndex:
     ngram_pos: np.ndarray = field(default_factory=lambda: np.zeros(0, np.int32))
     sub_keys: dict[int, np.ndarray] = field(default_factory=dict)      # anchor length -> sorted anchor hashes
     sub_targets: dict[int, np.ndarray] = field(default_factory=dict)   # anchor length -> segment per key
+    sub_hash: np.ndarray = field(default_factory=lambda: np.zeros(0, U64))  # per segment: hash of all its tokens
     fuzzy_sig: np.ndarray = field(default_factory=lambda: np.zeros((0, 0), U64))
     fuzzy_seg: np.ndarray = field(default_factory=lambda: np.zeros(0, np.int32))
     fuzzy_m: np.ndarray = field(default_factory=lambda: np.zeros(0, np.int32))
@@ -267,7 +268,11 @@ def build_index(benchmarks: list[Benchmark], cfg: MatchConfig) -> DecontamIndex:
         sub = [int(s) for s in segs if len(seg_tokens[s]) >= MIN_SUBSTRING_TOKENS
                and normalized_chars(seg_text[s], kind) >= cfg.min_substring_chars]
         if sub:
-            lens = np.array([min(len(seg_tokens[s]), ANCHOR) for s in sub], dtype=np.int64)
+            full = np.array([len(seg_tokens[s]) for s in sub], dtype=np.int64)
+            ki.sub_hash = np.zeros(n_seg, dtype=U64)
+            ki.sub_hash[sub] = window_hashes(prefix_sums(np.concatenate([seg_tokens[s] for s in sub])),
+                                             np.cumsum(full) - full, full)
+            lens = np.minimum(full, ANCHOR)
             for length in np.unique(lens).tolist():
                 rows = np.flatnonzero(lens == length)
                 # one hash per segment: the n-gram of its first `length` tokens

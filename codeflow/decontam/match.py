@@ -21,7 +21,7 @@ import numpy as np
 import pyarrow as pa
 
 from codeflow.decontam.index import BLOCK, DecontamIndex, KindIndex, fuzzy_band_keys
-from codeflow.decontam.tokens import ngrams, shingles, tokenize
+from codeflow.decontam.tokens import ngrams, prefix_sums, shingles, tokenize, window_hashes
 from codeflow.dedup.minhash import U64, permutations
 
 PIECE_CHARS = 1 << 20       # longer records are cut into pieces of this size ...
@@ -106,6 +106,11 @@ class Matcher:
         self.index = index
         self.cfg = index.config
         self.perm = permutations(self.cfg.fuzzy_bands * self.cfg.fuzzy_rows, self.cfg.seed)
+        self.seg_len = np.array([len(t) for t in index.seg_tokens], dtype=np.int64)
+        self.seg_m: dict[str, np.ndarray] = {}  # window size (blocks) of each fuzzy segment, per kind
+        for kind, ki in index.kinds.items():
+            self.seg_m[kind] = np.zeros(len(self.seg_len), dtype=np.int64)
+            self.seg_m[kind][ki.fuzzy_seg] = ki.fuzzy_m
 
     def match(self, texts: list[str | None]) -> tuple[list[Hit], list[Piece]]:
         pieces = cut_pieces(texts)
@@ -116,12 +121,13 @@ class Matcher:
             for kind, ki in self.index.kinds.items():
                 raw, abstract, counts = tokenize(arr, kind)
                 base = rng.start
+                acc = prefix_sums(raw)
                 if "ngram" in self.cfg.matchers:
-                    hits.extend(self._ngram(ki, kind, raw, counts, base, piece_record))
+                    hits.extend(self._ngram(ki, kind, raw, counts, base, piece_record, acc))
                 if "substring" in self.cfg.matchers:
-                    hits.extend(self._substring(ki, raw, counts, base, piece_record))
+                    hits.extend(self._substring(ki, raw, counts, base, piece_record, acc))
                 if "minhash" in self.cfg.matchers and ki.fuzzy_keys:
-                    hits.extend(self._minhash(ki, abstract, counts, base, piece_record))
+                    hits.extend(self._minhash(ki, kind, abstract, counts, base, piece_record))
         if "embedding" in self.cfg.matchers and self.index.embeddings is not None:
             from codeflow.decontam.embed import embedding_hits
 
@@ -130,10 +136,10 @@ class Matcher:
 
     # ---- n-gram overlap ------------------------------------------------------------------------------
     def _ngram(self, ki: KindIndex, kind: str, raw: np.ndarray, counts: np.ndarray, base: int,
-               piece_record: np.ndarray) -> list[Hit]:
+               piece_record: np.ndarray, acc: np.ndarray) -> list[Hit]:
         if not len(ki.ngram_keys):
             return []
-        h, text_of, start = ngrams(raw, counts, self.cfg.n(kind))
+        h, text_of, start = ngrams(raw, counts, self.cfg.n(kind), acc)
         maybe = np.flatnonzero(probe(ki.ngram_filter, h))
         h, text_of, start = h[maybe], text_of[maybe], start[maybe]
         pos = np.searchsorted(ki.ngram_keys, h)
@@ -152,43 +158,52 @@ class Matcher:
 
     # ---- exact substring -----------------------------------------------------------------------------
     def _substring(self, ki: KindIndex, raw: np.ndarray, counts: np.ndarray, base: int,
-                   piece_record: np.ndarray) -> list[Hit]:
+                   piece_record: np.ndarray, acc: np.ndarray) -> list[Hit]:
+        """Anchor hits (a segment's first tokens) are checked all at once by the hash of the whole segment's
+        length of the record from there, then token by token; the first occurrence per piece and segment counts."""
         out: list[Hit] = []
         bounds = np.concatenate([[0], np.cumsum(counts)])
+        n_seg = len(self.seg_len)
         for length, keys in ki.sub_keys.items():
-            h, text_of, start = ngrams(raw, counts, length)
+            h, text_of, start = ngrams(raw, counts, length, acc)
             maybe = np.flatnonzero(probe(ki.sub_filter, h))
-            h, text_of, start = h[maybe], text_of[maybe], start[maybe]
-            qi, kj = _lookup(keys, h)
-            seen: set[tuple[int, int]] = set()
-            for q, k in zip(qi.tolist(), kj.tolist(), strict=True):
-                seg = int(ki.sub_targets[length][k])
-                p, s = int(text_of[q]), int(start[q])
-                target = self.index.seg_tokens[seg]
-                lo = bounds[p] + s
-                if lo + len(target) > bounds[p + 1] or (p, seg) in seen:
-                    continue
-                if np.array_equal(raw[lo:lo + len(target)], target):
-                    seen.add((p, seg))
-                    out.append(Hit(int(piece_record[p + base]), seg, "substring", 1.0, p + base, s,
-                                   s + len(target) - 1, p + base, 0, len(target) - 1))
+            qi, kj = _lookup(keys, h[maybe])
+            if not len(qi):
+                continue
+            seg = ki.sub_targets[length][kj]
+            p, st = text_of[maybe][qi], start[maybe][qi]
+            size = self.seg_len[seg]
+            lo = bounds[p] + st
+            fits = np.flatnonzero(lo + size <= bounds[p + 1])
+            seg, p, st, lo, size = seg[fits], p[fits], st[fits], lo[fits], size[fits]
+            same = np.flatnonzero(window_hashes(acc, lo, size) == ki.sub_hash[seg])
+            same = [i for i in same.tolist()
+                    if np.array_equal(raw[lo[i]:lo[i] + size[i]], self.index.seg_tokens[int(seg[i])])]
+            if not same:
+                continue
+            _, first = np.unique(p[same] * n_seg + seg[same], return_index=True)
+            for i in np.asarray(same)[np.sort(first)].tolist():
+                q, s, n = int(p[i]) + base, int(st[i]), int(size[i])
+                out.append(Hit(int(piece_record[q]), int(seg[i]), "substring", 1.0, q, s, s + n - 1, q, 0, n - 1))
         return out
 
     # ---- MinHash windows -----------------------------------------------------------------------------
-    def _fuzzy_candidates(self, ki: KindIndex, abstract: np.ndarray, counts: np.ndarray) -> np.ndarray:
-        """Pieces holding at least ``fuzzy_prefilter_share`` of some fuzzy segment's distinctive abstract
-        n-grams (see :func:`codeflow.decontam.index._prefilter`): the only ones the MinHash windows run on."""
-        cand = np.zeros(len(counts), dtype=bool)
+    def _fuzzy_candidates(self, ki: KindIndex, abstract: np.ndarray, counts: np.ndarray, acc: np.ndarray
+                          ) -> tuple[np.ndarray, np.ndarray]:
+        """``(piece, segment)`` pairs where the piece holds at least ``fuzzy_prefilter_share`` of the segment's
+        distinctive abstract n-grams (see :func:`codeflow.decontam.index._prefilter`): the only pairs the MinHash
+        windows compare."""
+        none = np.zeros(0, dtype=np.int64)
         if not len(ki.pre_keys):
-            return cand
-        h, piece, _ = ngrams(abstract, counts, self.cfg.fuzzy_prefilter_n)
+            return none, none
+        h, piece, _ = ngrams(abstract, counts, self.cfg.fuzzy_prefilter_n, acc)
         maybe = np.flatnonzero(probe(ki.pre_filter, h))
         h, piece = h[maybe], piece[maybe]
         pos = np.searchsorted(ki.pre_keys, h)
         ok = pos < len(ki.pre_keys)
         ok[ok] = ki.pre_keys[pos[ok]] == h[ok]
         if not ok.any():
-            return cand
+            return none, none
         n_pieces, n_seg = len(counts), len(ki.pre_total)
         key = np.unique(pos[ok].astype(np.int64) * n_pieces + piece[ok])  # each n-gram once per piece
         kp, piece = key // n_pieces, key % n_pieces
@@ -196,12 +211,13 @@ class Matcher:
         post = np.repeat(ki.pre_ptr[kp], lens) + (np.arange(int(lens.sum())) - np.repeat(np.cumsum(lens) - lens, lens))
         pair, found = np.unique(np.repeat(piece, lens) * n_seg + ki.pre_seg[post], return_counts=True)
         share = found / np.maximum(ki.pre_total[pair % n_seg], 1)
-        cand[pair[share >= self.cfg.fuzzy_prefilter_share] // n_seg] = True
-        return cand
+        pair = pair[share >= self.cfg.fuzzy_prefilter_share]
+        return pair // n_seg, pair % n_seg
 
-    def _minhash(self, ki: KindIndex, abstract: np.ndarray, counts: np.ndarray, base: int,
+    def _minhash(self, ki: KindIndex, kind: str, abstract: np.ndarray, counts: np.ndarray, base: int,
                  piece_record: np.ndarray) -> list[Hit]:
-        """Windows of every size the index uses, sliding by ``size / 4`` blocks, against the segments' LSH keys.
+        """Windows of the candidate segments' sizes, sliding by ``size / 4`` blocks, against the segments' LSH keys;
+        a hit counts only for a (piece, segment) pair the pre-filter proposed.
 
         Per permutation the shingles are reduced to block minima (blocks restart at each piece); a sparse table
         of minima over 2**j blocks gives any window's signature as the minimum of two entries, so the cost per
@@ -209,10 +225,13 @@ class Matcher:
         """
         cfg = self.cfg
         s = cfg.fuzzy_shingle
-        cand = np.flatnonzero(self._fuzzy_candidates(ki, abstract, counts))
-        if not len(cand):
+        cand_piece, cand_seg = self._fuzzy_candidates(ki, abstract, counts, prefix_sums(abstract))
+        if not len(cand_piece):
             return []
+        cand = np.unique(cand_piece)
         glob = base + cand  # piece number of each candidate
+        n_seg = len(self.seg_len)
+        allowed = np.unique(np.searchsorted(cand, cand_piece) * n_seg + cand_seg)  # (candidate row, segment)
         if len(cand) < len(counts):
             bounds = np.concatenate([[0], np.cumsum(counts)])
             abstract = np.concatenate([abstract[bounds[q]:bounds[q + 1]] for q in cand.tolist()])
@@ -235,7 +254,7 @@ class Matcher:
             np.multiply(sh, a[p], out=v)
             v += b[p]
             level[p] = np.minimum.reduceat(v, sh_start)
-        sizes = sorted(ki.fuzzy_keys)
+        sizes = sorted(set(self.seg_m[kind][cand_seg].tolist()))  # only the window sizes of candidate segments
         whole = {int(q): level[:, first_block[q]:first_block[q] + nb[q]].min(axis=1)
                  for q in np.flatnonzero((nb > 0) & (nb < sizes[-1]))}  # pieces smaller than a window
         bitmap = ki.fuzzy_filter
@@ -268,6 +287,9 @@ class Matcher:
             if not len(qi):
                 continue
             pairs = np.unique(np.stack([w_i[qi], table_rows[kj]], axis=1), axis=0)
+            pairs = pairs[np.isin(w_piece[pairs[:, 0]] * n_seg + ki.fuzzy_seg[pairs[:, 1]], allowed)]
+            if not len(pairs):
+                continue
             est = (win[:, pairs[:, 0]] == ki.fuzzy_sig[pairs[:, 1]].T).mean(axis=0)
             for (w, row), e in zip(pairs.tolist(), est.tolist(), strict=True):
                 q = int(w_piece[w])

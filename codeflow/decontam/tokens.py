@@ -161,34 +161,53 @@ def tokenize(texts: pa.Array, kind: str) -> tuple[np.ndarray, np.ndarray, np.nda
     return raw, np.where(is_id, U64(ID_SYMBOL), raw), counts
 
 
-def shingles(tok: np.ndarray, counts: np.ndarray, n: int) -> tuple[np.ndarray, np.ndarray]:
+def prefix_sums(tok: np.ndarray) -> np.ndarray:
+    """``acc[i] = sum_{j<i} tok[j] * Q**j`` (mod 2**64): any run of tokens hashes in O(1) from it
+    (:func:`window_hashes`); computed once per token stream and shared by every n."""
+    acc = np.zeros(len(tok) + 1, dtype=U64)
+    np.multiply(tok, _powers(int(_Q), len(tok)), out=acc[1:])
+    np.cumsum(acc[1:], out=acc[1:])
+    return acc
+
+
+def window_hashes(acc: np.ndarray, start: np.ndarray, length: np.ndarray | int) -> np.ndarray:
+    """Hash of the tokens ``start .. start + length - 1`` (flat positions) of the stream ``acc`` was built from.
+
+    ``sum_j tok[j] * P**(end-1-j)``: the prefix-sum difference times ``P**(end-1)`` (``P * Q == 1``), so the hash
+    depends only on the tokens, not on where they are; splitmix64 over it and the length.
+    """
+    end = start + length
+    h = (acc[end] - acc[start]) * _powers(FOLD, len(acc))[end - 1]
+    return splitmix64(h ^ np.asarray(length).astype(U64))
+
+
+def shingles(tok: np.ndarray, counts: np.ndarray, n: int, acc: np.ndarray | None = None
+             ) -> tuple[np.ndarray, np.ndarray]:
     """Hash of every full n-gram of each text (a text shorter than ``n`` has none) and the number per text.
 
-    A rolling polynomial over the token hashes (prefix sums, as for the bytes of a token): a handful of array
-    passes whatever ``n``, where folding token by token costs ``n`` passes. The hash depends only on the ``n``
-    tokens, so an n-gram hashes the same in a benchmark item and in a record, wherever it is.
+    A rolling polynomial over the token hashes (:func:`window_hashes`): a handful of array passes whatever
+    ``n``, where folding token by token costs ``n`` passes. ``acc``: the stream's :func:`prefix_sums`, when
+    several n-gram sizes are taken from one stream.
     """
     counts = counts.astype(np.int64)
     n_sh = np.maximum(counts - n + 1, 0)
     total = int(n_sh.sum())
     if total == 0:
         return np.zeros(0, dtype=U64), n_sh
-    m = len(tok)
-    acc = np.zeros(m + 1, dtype=U64)
-    np.multiply(tok, _powers(int(_Q), m), out=acc[1:])
-    np.cumsum(acc[1:], out=acc[1:])
+    if acc is None:
+        acc = prefix_sums(tok)
     doc_start = np.cumsum(counts) - counts
     sh_offset = np.cumsum(n_sh) - n_sh
     rep = np.repeat(np.arange(len(counts)), n_sh)
     start = doc_start[rep] + (np.arange(total) - sh_offset[rep])
-    h = (acc[start + n] - acc[start]) * _powers(FOLD, m)[start + n - 1]
-    return splitmix64(h ^ U64(n)), n_sh
+    return window_hashes(acc, start, n), n_sh
 
 
-def ngrams(tok: np.ndarray, counts: np.ndarray, n: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+def ngrams(tok: np.ndarray, counts: np.ndarray, n: int, acc: np.ndarray | None = None
+           ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """``(hash, text index, start token)`` of every full n-gram (:func:`shingles`); texts shorter than ``n`` have
     none."""
-    h, n_sh = shingles(tok, counts, n)
+    h, n_sh = shingles(tok, counts, n, acc)
     text_of = np.repeat(np.arange(len(counts)), n_sh)
     start = np.arange(len(h)) - (np.cumsum(n_sh) - n_sh)[text_of]
     return h, text_of, start
