@@ -189,30 +189,49 @@ class Matcher:
 
     # ---- MinHash windows -----------------------------------------------------------------------------
     def _fuzzy_candidates(self, ki: KindIndex, abstract: np.ndarray, counts: np.ndarray, acc: np.ndarray
-                          ) -> tuple[np.ndarray, np.ndarray]:
-        """``(piece, segment)`` pairs where the piece holds at least ``fuzzy_prefilter_share`` of the segment's
-        distinctive abstract n-grams (see :func:`codeflow.decontam.index._prefilter`): the only pairs the MinHash
-        windows compare."""
+                          ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+        """``(piece, segment, first, last)``: pairs where the piece holds at least ``fuzzy_prefilter_share`` of the
+        segment's distinctive abstract n-grams (see :func:`codeflow.decontam.index._prefilter`), the only pairs the
+        MinHash windows compare, with the token positions of the first and last of those n-grams in the piece."""
         none = np.zeros(0, dtype=np.int64)
         if not len(ki.pre_keys):
-            return none, none
-        h, piece, _ = ngrams(abstract, counts, self.cfg.fuzzy_prefilter_n, acc)
+            return none, none, none, none
+        h, piece, start = ngrams(abstract, counts, self.cfg.fuzzy_prefilter_n, acc)
         maybe = np.flatnonzero(probe(ki.pre_filter, h))
-        h, piece = h[maybe], piece[maybe]
+        h, piece, start = h[maybe], piece[maybe], start[maybe]
         pos = np.searchsorted(ki.pre_keys, h)
         ok = pos < len(ki.pre_keys)
         ok[ok] = ki.pre_keys[pos[ok]] == h[ok]
         if not ok.any():
-            return none, none
-        n_pieces, n_seg = len(counts), len(ki.pre_total)
-        key = np.unique(pos[ok].astype(np.int64) * n_pieces + piece[ok])  # each n-gram once per piece
-        kp, piece = key // n_pieces, key % n_pieces
+            return none, none, none, none
+        kp, piece, start = pos[ok].astype(np.int64), piece[ok], start[ok]
         lens = ki.pre_ptr[kp + 1] - ki.pre_ptr[kp]
         post = np.repeat(ki.pre_ptr[kp], lens) + (np.arange(int(lens.sum())) - np.repeat(np.cumsum(lens) - lens, lens))
-        pair, found = np.unique(np.repeat(piece, lens) * n_seg + ki.pre_seg[post], return_counts=True)
-        share = found / np.maximum(ki.pre_total[pair % n_seg], 1)
-        pair = pair[share >= self.cfg.fuzzy_prefilter_share]
-        return pair // n_seg, pair % n_seg
+        n_seg = len(ki.pre_total)
+        pair = np.repeat(piece, lens) * n_seg + ki.pre_seg[post]
+        # distinct n-grams per pair: one sort of a packed (pair, n-gram) key, else of the two keys
+        shift = max(int(len(ki.pre_keys)).bit_length(), 1)
+        if (len(counts) * n_seg) < (1 << (62 - shift)):
+            packed = np.unique((pair << shift) | np.repeat(kp, lens))
+            u_pair = packed >> shift
+        else:
+            u = np.unique(np.stack([pair, np.repeat(kp, lens)]), axis=1)
+            u_pair = u[0]
+        group = np.flatnonzero(np.r_[True, u_pair[1:] != u_pair[:-1]])
+        found = np.diff(np.r_[group, len(u_pair)])
+        cand = u_pair[group]
+        cand = cand[found / np.maximum(ki.pre_total[cand % n_seg], 1) >= self.cfg.fuzzy_prefilter_share]
+        if not len(cand):
+            return none, none, none, none
+        # where in the piece: first and last hit of each kept pair
+        at = np.minimum(np.searchsorted(cand, pair), len(cand) - 1)
+        mine = np.flatnonzero(cand[at] == pair)
+        start = np.repeat(start, lens)[mine]
+        first = np.full(len(cand), np.iinfo(np.int64).max)
+        last = np.zeros(len(cand), dtype=np.int64)
+        np.minimum.at(first, at[mine], start)
+        np.maximum.at(last, at[mine], start)
+        return cand // n_seg, cand % n_seg, first, last
 
     def _minhash(self, ki: KindIndex, kind: str, abstract: np.ndarray, counts: np.ndarray, base: int,
                  piece_record: np.ndarray) -> list[Hit]:
@@ -225,27 +244,46 @@ class Matcher:
         """
         cfg = self.cfg
         s = cfg.fuzzy_shingle
-        cand_piece, cand_seg = self._fuzzy_candidates(ki, abstract, counts, prefix_sums(abstract))
+        cand_piece, cand_seg, hit_first, hit_last = self._fuzzy_candidates(ki, abstract, counts,
+                                                                           prefix_sums(abstract))
         if not len(cand_piece):
             return []
         cand = np.unique(cand_piece)
         glob = base + cand  # piece number of each candidate
         n_seg = len(self.seg_len)
-        allowed = np.unique(np.searchsorted(cand, cand_piece) * n_seg + cand_seg)  # (candidate row, segment)
-        if len(cand) < len(counts):
-            bounds = np.concatenate([[0], np.cumsum(counts)])
-            abstract = np.concatenate([abstract[bounds[q]:bounds[q + 1]] for q in cand.tolist()])
-            counts = counts[cand]
+        row = np.searchsorted(cand, cand_piece)
+        allowed = np.unique(row * n_seg + cand_seg)  # (candidate row, segment)
+        # only the region around the pre-filter hits is windowed (margin: twice the segment's length), cut at
+        # block boundaries of the whole piece so every window in it is the one a whole-piece pass would see
+        piece_count = counts[cand]
+        piece_blocks = -(-np.maximum(piece_count - s + 1, 0) // BLOCK)
+        margin = 2 * self.seg_len[cand_seg] + s
+        lo = np.full(len(cand), np.iinfo(np.int64).max)
+        hi = np.zeros(len(cand), dtype=np.int64)
+        np.minimum.at(lo, row, hit_first - margin)
+        np.maximum.at(hi, row, hit_last + margin)
+        b0 = np.maximum(lo, 0) // BLOCK
+        b1 = np.minimum(-(-hi // BLOCK), piece_blocks)
+        b0 = np.minimum(b0, b1)
+        restricted = (b0 > 0) | (b1 < piece_blocks)
+        t0 = b0 * BLOCK
+        t1 = np.minimum(b1 * BLOCK + s - 1, piece_count)
+        bounds = np.concatenate([[0], np.cumsum(counts)])
+        abstract = np.concatenate([abstract[bounds[q] + a:bounds[q] + z]
+                                   for q, a, z in zip(cand.tolist(), t0.tolist(), t1.tolist(), strict=True)])
+        counts = np.maximum(t1 - t0, 0)
         sh, n_sh = shingles(abstract, counts, s)
         if not len(sh):
             return []
         nb = -(-n_sh // BLOCK)
         first_block = np.cumsum(nb) - nb
         n_blocks = int(nb.sum())
-        # block starts in the flat shingle array: every BLOCK shingles, restarting at each piece
+        # block starts in the flat shingle array: every BLOCK shingles from each region's start; block_rel counts
+        # blocks from the start of the piece
         block_piece = np.repeat(np.arange(len(counts)), nb)
-        block_rel = np.arange(n_blocks) - first_block[block_piece]
-        sh_start = (np.cumsum(n_sh) - n_sh)[block_piece] + block_rel * BLOCK
+        local = np.arange(n_blocks) - first_block[block_piece]
+        block_rel = b0[block_piece] + local
+        sh_start = (np.cumsum(n_sh) - n_sh)[block_piece] + local * BLOCK
         a, b = self.perm
         n_perm = len(a)
         level = np.empty((n_perm, n_blocks), dtype=U64)  # block minima per permutation
@@ -256,7 +294,7 @@ class Matcher:
             level[p] = np.minimum.reduceat(v, sh_start)
         sizes = sorted(set(self.seg_m[kind][cand_seg].tolist()))  # only the window sizes of candidate segments
         whole = {int(q): level[:, first_block[q]:first_block[q] + nb[q]].min(axis=1)
-                 for q in np.flatnonzero((nb > 0) & (nb < sizes[-1]))}  # pieces smaller than a window
+                 for q in np.flatnonzero((nb > 0) & (nb < sizes[-1]) & ~restricted)}  # pieces smaller than a window
         bitmap = ki.fuzzy_filter
         out: list[Hit] = []
         width = 1
@@ -291,11 +329,11 @@ class Matcher:
             if not len(pairs):
                 continue
             est = (win[:, pairs[:, 0]] == ki.fuzzy_sig[pairs[:, 1]].T).mean(axis=0)
-            for (w, row), e in zip(pairs.tolist(), est.tolist(), strict=True):
+            for (w, sig_row), e in zip(pairs.tolist(), est.tolist(), strict=True):
                 q = int(w_piece[w])
                 first = int(w_first[w]) * BLOCK
-                last = min((int(w_first[w]) + int(w_blocks[w])) * BLOCK + s - 1, int(counts[q])) - 1
-                seg, piece = int(ki.fuzzy_seg[row]), int(glob[q])
+                last = min((int(w_first[w]) + int(w_blocks[w])) * BLOCK + s - 1, int(piece_count[q])) - 1
+                seg, piece = int(ki.fuzzy_seg[sig_row]), int(glob[q])
                 out.append(Hit(int(piece_record[piece]), seg, "minhash", float(e), piece, first, last, piece, 0,
                                len(self.index.seg_tokens[seg]) - 1))
         return out

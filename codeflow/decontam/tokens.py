@@ -47,7 +47,10 @@ std cout endl push_back System println Math
 WORD, SPACE, OTHER = 1, 0, 2
 BYTE_CLASS = np.array([WORD if b >= 0x80 or chr(b).isalnum() or b == 0x5F else SPACE if chr(b) in " \t\n\r\f\v"
                        else OTHER for b in range(256)], dtype=np.uint8)
-ASCII_LOWER = np.array([b + 32 if 0x41 <= b <= 0x5A else b for b in range(256)], dtype=np.uint8)
+IS_WORD = BYTE_CLASS == WORD
+IS_TOKEN = BYTE_CLASS != SPACE
+VALUE = np.arange(1, 257, dtype=U64)                     # a byte's value in a token hash (never 0)
+VALUE_LOWER = np.array([b + 33 if 0x41 <= b <= 0x5A else b + 1 for b in range(256)], dtype=U64)  # ASCII-lowercased
 ID_START = np.array([chr(b).isalpha() or b == 0x5F if b < 0x80 else False for b in range(256)], dtype=bool)
 _Q = U64(pow(FOLD, -1, 1 << 64))  # FOLD is odd, so it has an inverse mod 2**64
 _POWERS: dict[int, np.ndarray] = {}
@@ -77,34 +80,29 @@ def _string_bytes(texts: pa.Array) -> tuple[np.ndarray, np.ndarray]:
 
 
 def byte_tokens(texts: pa.Array, kind: str) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
-    """``(hashes, first byte, end byte, tokens per text)`` of every token of every text (rules in the module doc)."""
+    """``(hashes, first byte, end byte, tokens per text)`` of every token of every text (rules in the module doc).
+
+    Lookup tables turn each byte into what is needed in one pass each (word byte? token byte? its value in the
+    hash, lowercased for prose), so a batch costs about ten passes over its bytes.
+    """
     data, offsets = _string_bytes(texts)
-    if kind == "prose":
-        data = ASCII_LOWER[data]
-    cls = BYTE_CLASS[data]
-    word = cls == WORD
-    text_start = np.zeros(len(data) + 1, dtype=bool)
-    text_start[offsets] = True
-    cont_prev = np.empty(len(data), dtype=bool)   # this byte continues the word of the byte before it
-    cont_prev[:1] = False
-    np.logical_and(word[1:], word[:-1], out=cont_prev[1:])
-    cont_prev &= ~text_start[:-1]
-    cont_next = np.empty(len(data), dtype=bool)   # the next byte continues this one's word
-    cont_next[:-1] = cont_prev[1:]
-    cont_next[-1:] = False
-    if kind == "prose":
-        first = np.flatnonzero(word & ~cont_prev)
-        end = np.flatnonzero(word & ~cont_next) + 1
-    else:
-        other = cls == OTHER
-        first = np.flatnonzero(other | (word & ~cont_prev))
-        end = np.flatnonzero(other | (word & ~cont_next)) + 1
+    word = IS_WORD[data]
+    cont = np.empty(len(data), dtype=bool)   # this byte continues the word of the byte before it
+    cont[:1] = False
+    np.logical_and(word[1:], word[:-1], out=cont[1:])
+    cont[offsets[:-1][offsets[:-1] < len(data)]] = False  # words never run across texts
+    tok = word if kind == "prose" else IS_TOKEN[data]
+    not_cont = ~cont
+    first = np.flatnonzero(tok & not_cont)
+    last = tok.copy()                        # a token ends where the next byte does not continue it
+    last[:-1] &= not_cont[1:]
+    end = np.flatnonzero(last) + 1
     n = len(data)
     if not len(first):
         return np.zeros(0, U64), first, end, np.zeros(len(offsets) - 1, np.int64)
-    # sum_j (b_j + 1) * Q**j as prefix sums; times P**(end-1) a token's sum becomes sum_j (b_j + 1) * P**(end-1-j)
+    # sum_j v(b_j) * Q**j as prefix sums; times P**(end-1) a token's sum becomes sum_j v(b_j) * P**(end-1-j)
     acc = np.zeros(n + 1, dtype=U64)
-    np.multiply(data.astype(U64) + U64(1), _powers(int(_Q), n), out=acc[1:])
+    np.multiply((VALUE_LOWER if kind == "prose" else VALUE)[data], _powers(int(_Q), n), out=acc[1:])
     np.cumsum(acc[1:], out=acc[1:])
     h = (acc[end] - acc[first]) * _powers(FOLD, n)[end - 1]
     h = splitmix64(h ^ (end - first).astype(U64))
