@@ -147,14 +147,14 @@ class Matcher:
         ok[ok] = ki.ngram_keys[pos[ok]] == h[ok]
         if not ok.any():
             return []
-        kp, mh, piece, rpos = pos[ok], h[ok], text_of[ok] + base, start[ok]
+        kp, piece, rpos = pos[ok].astype(np.int64), text_of[ok] + base, start[ok]
         lens = ki.ngram_ptr[kp + 1] - ki.ngram_ptr[kp]
         rep = np.repeat(np.arange(len(kp)), lens)
         post = np.repeat(ki.ngram_ptr[kp], lens) + (np.arange(int(lens.sum())) - np.repeat(np.cumsum(lens) - lens,
                                                                                            lens))
         seg = ki.ngram_seg[post].astype(np.int64)
         rec = piece_record[piece[rep]]
-        return [_NgramPart(rec, seg, mh[rep], piece[rep], rpos[rep], ki.ngram_pos[post])]  # type: ignore[list-item]
+        return [_NgramPart(rec, seg, kp[rep], piece[rep], rpos[rep], ki.ngram_pos[post])]  # type: ignore[list-item]
 
     # ---- exact substring -----------------------------------------------------------------------------
     def _substring(self, ki: KindIndex, raw: np.ndarray, counts: np.ndarray, base: int,
@@ -358,7 +358,7 @@ class _NgramPart:
 
     rec: np.ndarray
     seg: np.ndarray
-    h: np.ndarray
+    key: np.ndarray     # the n-gram: its position in its kind's sorted keys (a segment has one kind)
     piece: np.ndarray
     rpos: np.ndarray
     spos: np.ndarray
@@ -374,28 +374,44 @@ def _best(hits: list, index: DecontamIndex) -> list[Hit]:
             if key not in out or h.score > out[key].score:
                 out[key] = h
     if parts:
+        cfg = index.config
+        n_seg = len(index.seg_total)
         rec = np.concatenate([p.rec for p in parts])
         seg = np.concatenate([p.seg for p in parts])
-        hh = np.concatenate([p.h for p in parts])
-        piece = np.concatenate([p.piece for p in parts])
-        rpos = np.concatenate([p.rpos for p in parts])
-        spos = np.concatenate([p.spos for p in parts])
-        order = np.lexsort((rpos, piece, hh, seg, rec))
-        rec, seg, hh, piece, rpos, spos = rec[order], seg[order], hh[order], piece[order], rpos[order], spos[order]
-        group_start = np.flatnonzero(np.r_[True, (rec[1:] != rec[:-1]) | (seg[1:] != seg[:-1])])
-        distinct = np.r_[True, (rec[1:] != rec[:-1]) | (seg[1:] != seg[:-1]) | (hh[1:] != hh[:-1])]
-        n_distinct = np.add.reduceat(distinct.astype(np.int64), group_start)
-        ends = np.r_[group_start[1:], len(rec)]
-        cfg = index.config
-        score = n_distinct / np.maximum(index.seg_total[seg[group_start]], 1)
-        # spans only for hits that will be reported; the others only feed the score histogram
+        key = np.concatenate([p.key for p in parts])
+        group = rec * n_seg + seg
+        # distinct n-grams per (record, segment): one sort of a packed (group, n-gram) key
+        shift = max(int(key.max()) + 1, 1).bit_length()
+        if int(group.max()) < (1 << (62 - shift)):
+            ug = np.unique((group << shift) | key) >> shift
+        else:
+            ug = np.unique(np.stack([group, key]), axis=1)[0]
+        starts = np.flatnonzero(np.r_[True, ug[1:] != ug[:-1]])
+        n_distinct = np.diff(np.r_[starts, len(ug)])
+        groups = ug[starts]
+        g_rec, g_seg = groups // n_seg, groups % n_seg
+        score = n_distinct / np.maximum(index.seg_total[g_seg], 1)
         reported = (score + 1e-12 >= cfg.ngram_threshold) & (n_distinct >= cfg.min_ngrams)
-        for g, (lo, hi) in enumerate(zip(group_start.tolist(), ends.tolist(), strict=True)):
+        # a record's best unreported overlap only feeds the score histogram: one hit, no span
+        low = np.flatnonzero(~reported)
+        low = low[np.lexsort((g_seg[low], -score[low], g_rec[low]))]
+        low = low[np.r_[True, g_rec[low][1:] != g_rec[low][:-1]]] if len(low) else low
+        for g in low.tolist():
+            r, s_ = int(g_rec[g]), int(g_seg[g])
+            out[(r, s_, "ngram")] = Hit(r, s_, "ngram", float(score[g]), 0, 0, 0, 0, 0, 0, int(n_distinct[g]))
+        # reported ones: their hits, with the densest span
+        rows = np.flatnonzero(np.isin(group, groups[reported]))
+        piece = np.concatenate([p.piece for p in parts])[rows]
+        rpos = np.concatenate([p.rpos for p in parts])[rows]
+        spos = np.concatenate([p.spos for p in parts])[rows]
+        rec, seg, group = rec[rows], seg[rows], group[rows]
+        order = np.lexsort((rpos, piece, group))
+        rec, seg, group, piece, rpos, spos = (x[order] for x in (rec, seg, group, piece, rpos, spos))
+        group_start = np.flatnonzero(np.r_[True, group[1:] != group[:-1]])[:len(group)]
+        ends = np.r_[group_start[1:], len(group)][:len(group_start)]
+        at = np.searchsorted(groups, group[group_start])
+        for g, lo, hi in zip(at.tolist(), group_start.tolist(), ends.tolist(), strict=True):
             r, s = int(rec[lo]), int(seg[lo])
-            if not reported[g]:
-                out[(r, s, "ngram")] = Hit(r, s, "ngram", float(score[g]), int(piece[lo]), int(rpos[lo]),
-                                           int(rpos[lo]), int(piece[lo]), 0, 0, int(n_distinct[g]))
-                continue
             i_first, i_last = _densest(piece[lo:hi], rpos[lo:hi], 2 * len(index.seg_tokens[s]) + 1)
             i_first, i_last = lo + i_first, lo + i_last
             n = cfg.n(index.seg_kind[s])
