@@ -171,6 +171,10 @@ def main() -> None:
           f"{sp_t / ng_t:.2f}x")
     print("recall: codeflow counts a record only when the right task is among its matches; datatrove when the "
           "right benchmark's index flagged it")
+    recall_ok = all(cf[v] >= max(dt[v], 0.95 if v == "verbatim" else 0.8) for v in VARIANTS)
+    print(f"targets: >= 3x datatrove as shipped: {'met' if dt_t / cf_t >= 3 else 'NOT met'} ({dt_t / cf_t:.2f}x); "
+          f"recall >= datatrove's, >= 0.95 verbatim, >= 0.8 others: {'met' if recall_ok else 'NOT met'}; "
+          f"FP < 0.1%: {'met' if cf['fp'] < 0.001 else 'NOT met'} ({100 * cf['fp']:.2f}%)")
 
 
 if __name__ == "__main__":

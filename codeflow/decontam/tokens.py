@@ -120,6 +120,8 @@ def _hash_words(words: list[str], kind: str) -> np.ndarray:
 
 ID_SYMBOL = 0x5D1E5D1E5D1E5D1E  # the abstract identifier: a fixed value no real token hashes to (but by 2**-64)
 KEEP_HASHES = np.sort(_hash_words(sorted(KEEP), "code"))
+KEEP_FILTER = np.zeros(1 << 16, dtype=bool)
+KEEP_FILTER[(KEEP_HASHES >> U64(48)).astype(np.intp)] = True
 
 
 def blank_comments(text: str) -> str:
@@ -154,8 +156,11 @@ def tokenize(texts: pa.Array, kind: str) -> tuple[np.ndarray, np.ndarray, np.nda
         np.cumsum(high, out=non_ascii[1:])
         is_id &= non_ascii[end] == non_ascii[first]
     cand = np.flatnonzero(is_id)
-    pos = np.minimum(np.searchsorted(KEEP_HASHES, raw[cand]), len(KEEP_HASHES) - 1)
-    is_id[cand[KEEP_HASHES[pos] == raw[cand]]] = False
+    h = raw[cand]
+    maybe = np.flatnonzero(KEEP_FILTER[(h >> U64(48)).astype(np.intp)])  # a 64 KB table rejects most names
+    cand, h = cand[maybe], h[maybe]
+    pos = np.minimum(np.searchsorted(KEEP_HASHES, h), len(KEEP_HASHES) - 1)
+    is_id[cand[KEEP_HASHES[pos] == h]] = False
     return raw, np.where(is_id, U64(ID_SYMBOL), raw), counts
 
 
