@@ -133,7 +133,7 @@ class DecontamIndex:
         return int((self.seg_total == 0).sum())
 
 
-TOKENS_VERSION = 2  # bumped whenever tokens or hashes change: an index built with other hashes is another index
+TOKENS_VERSION = 3  # bumped whenever tokens or hashes change: an index built with other hashes is another index
 
 
 def _content_hash(cfg: MatchConfig, items: list[Item]) -> str:

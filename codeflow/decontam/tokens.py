@@ -30,6 +30,7 @@ import re
 import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
+import xxhash
 
 from codeflow.dedup.minhash import FOLD, U64, splitmix64
 
@@ -47,10 +48,12 @@ std cout endl push_back System println Math
 WORD, SPACE, OTHER = 1, 0, 2
 BYTE_CLASS = np.array([WORD if b >= 0x80 or chr(b).isalnum() or b == 0x5F else SPACE if chr(b) in " \t\n\r\f\v"
                        else OTHER for b in range(256)], dtype=np.uint8)
+ASCII_LOWER = np.array([b + 32 if 0x41 <= b <= 0x5A else b for b in range(256)], dtype=np.uint8)
+SEED = U64(0x243F6A8885A308D3)
+LONG_TOKEN = 256
+WORD_MASK = np.array([(1 << (8 * k)) - 1 for k in range(9)], dtype=U64)  # the low k bytes of a word
 IS_WORD = BYTE_CLASS == WORD
 IS_TOKEN = BYTE_CLASS != SPACE
-VALUE = np.arange(1, 257, dtype=U64)                     # a byte's value in a token hash (never 0)
-VALUE_LOWER = np.array([b + 33 if 0x41 <= b <= 0x5A else b + 1 for b in range(256)], dtype=U64)  # ASCII-lowercased
 ID_START = np.array([chr(b).isalpha() or b == 0x5F if b < 0x80 else False for b in range(256)], dtype=bool)
 _Q = U64(pow(FOLD, -1, 1 << 64))  # FOLD is odd, so it has an inverse mod 2**64
 _POWERS: dict[int, np.ndarray] = {}
@@ -97,17 +100,41 @@ def byte_tokens(texts: pa.Array, kind: str) -> tuple[np.ndarray, np.ndarray, np.
     last = tok.copy()                        # a token ends where the next byte does not continue it
     last[:-1] &= not_cont[1:]
     end = np.flatnonzero(last) + 1
-    n = len(data)
     if not len(first):
         return np.zeros(0, U64), first, end, np.zeros(len(offsets) - 1, np.int64)
-    # sum_j v(b_j) * Q**j as prefix sums; times P**(end-1) a token's sum becomes sum_j v(b_j) * P**(end-1-j)
-    acc = np.zeros(n + 1, dtype=U64)
-    np.multiply((VALUE_LOWER if kind == "prose" else VALUE)[data], _powers(int(_Q), n), out=acc[1:])
-    np.cumsum(acc[1:], out=acc[1:])
-    h = (acc[end] - acc[first]) * _powers(FOLD, n)[end - 1]
-    h = splitmix64(h ^ (end - first).astype(U64))
+    h = token_hashes(ASCII_LOWER[data] if kind == "prose" else data, first, end)
     counts = np.diff(np.searchsorted(first, offsets)).astype(np.int64)
     return h, first, end, counts
+
+
+def token_hashes(data: np.ndarray, first: np.ndarray, end: np.ndarray) -> np.ndarray:
+    """Hash of the bytes ``data[first:end]`` of every token, read eight bytes at a time.
+
+    Each token is folded over its little-endian 64-bit words (zero-padded), ``h = (h ^ word) * FOLD``, then
+    splitmix64 with its length: one gather of eight bytes per token for the short ones (most), one more per
+    further eight bytes for the longer ones. Tokens longer than ``LONG_TOKEN`` bytes (a minified blob) are
+    hashed with xxh3 one by one instead of costing a pass per eight bytes.
+    """
+    size = (end - first).astype(np.int64)
+    windows = np.lib.stride_tricks.sliding_window_view(np.concatenate([data, np.zeros(8, np.uint8)]), 8)
+
+    def words(at: np.ndarray, left: np.ndarray) -> np.ndarray:
+        return np.ascontiguousarray(windows[at]).view("<u8").ravel() & WORD_MASK[np.minimum(left, 8)]
+
+    h = words(first, size)
+    h ^= SEED
+    h *= U64(FOLD)
+    rows = np.flatnonzero((size > 8) & (size <= LONG_TOKEN))
+    at, left = first[rows] + 8, size[rows] - 8
+    while len(rows):
+        h[rows] = (h[rows] ^ words(at, left)) * U64(FOLD)
+        more = left > 8
+        rows, at, left = rows[more], at[more] + 8, left[more] - 8
+    h ^= size.astype(U64)
+    h = splitmix64(h)
+    for i in np.flatnonzero(size > LONG_TOKEN).tolist():
+        h[i] = xxhash.xxh3_64_intdigest(data[first[i]:end[i]].tobytes())
+    return h
 
 
 def _hash_words(words: list[str], kind: str) -> np.ndarray:
