@@ -13,8 +13,9 @@ Python object, no regex over the tokens), because tokenization is most of a clea
 Non-ASCII characters count as word characters (so ``naïve`` is one token and a non-ASCII punctuation mark
 joins its neighbours) and only ASCII is lowercased: the same on both sides, so matching is unaffected.
 
-A token's hash is a polynomial over its bytes (prefix sums with wrapping uint64 arithmetic, so every token is
-hashed in a few array passes, whatever its length), finalized with splitmix64 and its length. Each token gets
+A token's hash folds its bytes eight at a time (one gather per short token), finalized with splitmix64 and its
+length; an n-gram's hash is a rolling polynomial over its token hashes (prefix sums in wrapping uint64
+arithmetic, so any n costs a few array passes). Each token gets
 two hashes: the *raw* one (n-gram and exact-substring matching) and an *abstract* one where identifiers that
 are not keywords or common builtins collapse into one symbol, so a copy with renamed variables has the same
 abstract stream as the original (the fuzzy MinHash matcher uses it).
