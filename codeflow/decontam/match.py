@@ -6,10 +6,12 @@ all that is ever in memory, whatever the record sizes: n-grams are streamed chun
 index; nothing builds a set of a record's n-grams. A hit is kept per (record, segment, matcher):
 
 * ``ngram``: distinct n-grams of the segment found in the record / distinct n-grams of the segment (a union over
-  the record's pieces), with the first and last matching position: the *overlap* share;
+  the record's pieces), with the densest run of matching positions: the *overlap* share (spans are computed only
+  for hits that can be reported; below the thresholds a record keeps its best score for the histogram);
 * ``substring``: the whole normalised token sequence of the segment occurs in the record (score 1);
 * ``minhash``: the best estimated Jaccard similarity between the segment's abstract-token shingles and a window
-  of the record of about the segment's size (windows start every ``BLOCK`` shingles);
+  of the record of about the segment's size (windows start every ``BLOCK`` shingles), for the (record, segment)
+  pairs the abstract n-gram pre-filter proposes;
 * ``embedding``: the best cosine between the segment and a ``embedding_window_chars`` window of the record.
 """
 
