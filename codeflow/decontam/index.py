@@ -30,8 +30,8 @@ import numpy as np
 import pyarrow as pa
 
 from codeflow.decontam.benchmarks import Benchmark, Item, load_items
-from codeflow.decontam.tokens import ngrams, normalized_chars, tokenize
-from codeflow.dedup.minhash import BAND_SEED, FOLD, MASK64, U64, permutations, shingle_hashes, signatures, splitmix64
+from codeflow.decontam.tokens import ngrams, normalized_chars, prefix_sums, shingles, tokenize, window_hashes
+from codeflow.dedup.minhash import BAND_SEED, FOLD, MASK64, U64, permutations, signatures, splitmix64
 
 ANCHOR = 6            # tokens hashed to find exact-substring candidates
 MIN_SUBSTRING_TOKENS = 8  # shorter fields ("return true; }" once comments are gone) are never looked for
@@ -55,6 +55,9 @@ class MatchConfig:
     fuzzy_rows: int = 4
     fuzzy_threshold: float = 0.75
     fuzzy_min_tokens: int = 64
+    fuzzy_prefilter_n: int = 10
+    fuzzy_prefilter_share: float = 0.3
+    fuzzy_prefilter_max_segments: int = 8
     seed: int = 1
     encoder: str = "hashing"
     embedding_threshold: float = 0.92
@@ -81,10 +84,16 @@ class KindIndex:
     ngram_pos: np.ndarray = field(default_factory=lambda: np.zeros(0, np.int32))
     sub_keys: dict[int, np.ndarray] = field(default_factory=dict)      # anchor length -> sorted anchor hashes
     sub_targets: dict[int, np.ndarray] = field(default_factory=dict)   # anchor length -> segment per key
+    sub_hash: np.ndarray = field(default_factory=lambda: np.zeros(0, U64))  # per segment: hash of all its tokens
     fuzzy_sig: np.ndarray = field(default_factory=lambda: np.zeros((0, 0), U64))
     fuzzy_seg: np.ndarray = field(default_factory=lambda: np.zeros(0, np.int32))
     fuzzy_m: np.ndarray = field(default_factory=lambda: np.zeros(0, np.int32))
     fuzzy_keys: dict[int, tuple[np.ndarray, np.ndarray]] = field(default_factory=dict)  # m -> (keys, row)
+    pre_keys: np.ndarray = field(default_factory=lambda: np.zeros(0, U64))     # fuzzy pre-filter postings
+    pre_ptr: np.ndarray = field(default_factory=lambda: np.zeros(1, np.int64))
+    pre_seg: np.ndarray = field(default_factory=lambda: np.zeros(0, np.int32))
+    pre_total: np.ndarray = field(default_factory=lambda: np.zeros(0, np.int64))  # per segment
+    pre_filter: np.ndarray | None = None
     fuzzy_filter: np.ndarray | None = None
     ngram_filter: np.ndarray | None = None
     sub_filter: np.ndarray | None = None
@@ -95,6 +104,7 @@ class KindIndex:
         self.sub_filter = key_filter(np.concatenate([np.zeros(0, U64), *self.sub_keys.values()]))
         if self.fuzzy_keys:
             self.fuzzy_filter = key_filter(np.concatenate([k for k, _ in self.fuzzy_keys.values()]))
+        self.pre_filter = key_filter(self.pre_keys)
 
     def __getstate__(self) -> dict:
         return {k: v for k, v in self.__dict__.items() if not k.endswith("_filter")}
@@ -123,8 +133,11 @@ class DecontamIndex:
         return int((self.seg_total == 0).sum())
 
 
+TOKENS_VERSION = 3  # bumped whenever tokens or hashes change: an index built with other hashes is another index
+
+
 def _content_hash(cfg: MatchConfig, items: list[Item]) -> str:
-    h = hashlib.sha256(json.dumps(asdict(cfg), sort_keys=True).encode())
+    h = hashlib.sha256(json.dumps({**asdict(cfg), "tokens_version": TOKENS_VERSION}, sort_keys=True).encode())
     for it in items:
         for part in (it.benchmark, it.task_id, *(x for seg in it.segments for x in seg)):
             b = part.encode("utf-8", "surrogatepass")
@@ -161,14 +174,46 @@ def fuzzy_band_keys(sig_t: np.ndarray, m: int, cfg: MatchConfig) -> np.ndarray:
     return splitmix64(h)
 
 
-FILTER_BITS = 24
+FILTER_BITS = 24  # at most 16 MB per filter
 
 
 def key_filter(keys: np.ndarray) -> np.ndarray:
-    """A one-hash bitmap over LSH keys: a cheap gather rejects almost every window before the sorted lookup."""
-    bitmap = np.zeros(1 << FILTER_BITS, dtype=bool)
-    bitmap[(keys >> U64(64 - FILTER_BITS)).astype(np.int64)] = True
+    """A one-hash bitmap over sorted-table keys: a cheap gather rejects almost every query before the lookup.
+
+    Sized to about 16 slots per key (a few % false hits), and no larger: a bitmap that fits the CPU cache
+    makes the gather several times cheaper than a 16 MB one on a small index.
+    """
+    bits = min(FILTER_BITS, max(12, int(len(keys) * 16).bit_length()))
+    bitmap = np.zeros(1 << bits, dtype=bool)
+    bitmap[(keys >> U64(64 - bits)).astype(np.int64)] = True
     return bitmap
+
+
+def _prefilter(ki: KindIndex, tok: np.ndarray, counts: np.ndarray, segs: np.ndarray, n_seg: int,
+               cfg: MatchConfig) -> None:
+    """Postings of the fuzzy segments' *abstract* n-grams: the MinHash windows only run on records that hold
+    ``fuzzy_prefilter_share`` of some segment's n-grams.
+
+    A renamed, re-indented or commented copy has the very abstract stream of its original, so it holds all of
+    them; a clean file almost never holds a third of one item's. n-grams shared by more than
+    ``fuzzy_prefilter_max_segments`` segments are generic code and prove nothing; a segment left with fewer than
+    ``min_ngrams`` distinctive ones has no postings, so it is never a fuzzy candidate (the exact matchers still
+    see it; :func:`build_index` counts them).
+    """
+    h, text_of, _ = ngrams(tok, counts, cfg.fuzzy_prefilter_n)
+    seg_of = segs[text_of].astype(np.int64)
+    h, seg_of = _sorted_postings(h, seg_of)
+    first = np.r_[True, (h[1:] != h[:-1]) | (seg_of[1:] != seg_of[:-1])] if len(h) else np.zeros(0, bool)
+    h, seg_of = h[first], seg_of[first]
+    _, inverse, per_key = np.unique(h, return_inverse=True, return_counts=True)
+    keep = per_key[inverse] <= cfg.fuzzy_prefilter_max_segments
+    h, seg_of = h[keep], seg_of[keep]
+    per_seg = np.bincount(seg_of, minlength=n_seg)
+    keep = per_seg[seg_of] >= cfg.min_ngrams
+    h, seg_of = h[keep], seg_of[keep]
+    keys, ptr = np.unique(h, return_index=True)
+    ki.pre_keys, ki.pre_ptr, ki.pre_seg = keys, np.r_[ptr, len(h)].astype(np.int64), seg_of.astype(np.int32)
+    ki.pre_total = np.bincount(seg_of, minlength=n_seg).astype(np.int64)
 
 
 def build_index(benchmarks: list[Benchmark], cfg: MatchConfig) -> DecontamIndex:
@@ -223,11 +268,17 @@ def build_index(benchmarks: list[Benchmark], cfg: MatchConfig) -> DecontamIndex:
         sub = [int(s) for s in segs if len(seg_tokens[s]) >= MIN_SUBSTRING_TOKENS
                and normalized_chars(seg_text[s], kind) >= cfg.min_substring_chars]
         if sub:
-            lens = np.array([min(len(seg_tokens[s]), ANCHOR) for s in sub], dtype=np.int64)
-            prefix = np.concatenate([seg_tokens[s][:ANCHOR] for s in sub])
-            anchors, _ = shingle_hashes(prefix, lens, ANCHOR)  # one hash per segment: its first <= ANCHOR tokens
+            full = np.array([len(seg_tokens[s]) for s in sub], dtype=np.int64)
+            ki.sub_hash = np.zeros(n_seg, dtype=U64)
+            ki.sub_hash[sub] = window_hashes(prefix_sums(np.concatenate([seg_tokens[s] for s in sub])),
+                                             np.cumsum(full) - full, full)
+            lens = np.minimum(full, ANCHOR)
             for length in np.unique(lens).tolist():
                 rows = np.flatnonzero(lens == length)
+                # one hash per segment: the n-gram of its first `length` tokens
+                anchors = np.zeros(len(sub), dtype=U64)
+                anchors[rows] = shingles(np.concatenate([seg_tokens[sub[r]][:length] for r in rows]),
+                                         lens[rows], length)[0]
                 order = rows[np.argsort(anchors[rows], kind="stable")]
                 ki.sub_keys[length] = anchors[order]
                 ki.sub_targets[length] = np.array(sub, dtype=np.int64)[order]
@@ -237,7 +288,8 @@ def build_index(benchmarks: list[Benchmark], cfg: MatchConfig) -> DecontamIndex:
             if long_idx:
                 sub_counts = counts[long_idx]
                 sub_tok = np.concatenate([abstract[bounds[j]:bounds[j + 1]] for j in long_idx])
-                sh, n_sh = shingle_hashes(sub_tok, sub_counts, cfg.fuzzy_shingle)
+                sh, n_sh = shingles(sub_tok, sub_counts, cfg.fuzzy_shingle)
+                _prefilter(ki, sub_tok, sub_counts, segs[long_idx], n_seg, cfg)
                 sig = signatures(sh, n_sh, a, b_)
                 ki.fuzzy_sig = sig
                 ki.fuzzy_seg = segs[long_idx].astype(np.int32)

@@ -4,7 +4,8 @@ Why a script: the bundled files are a reduced copy (only the fields decontaminat
 zeroed mtime so the bytes are reproducible), and a reviewer must be able to check every item against its
 origin. ``SOURCES`` names the repository, commit and path of each file; fetch the repositories as bare git
 directories and run ``python -m codeflow.decontam.vendor MIRROR_ROOT`` where ``MIRROR_ROOT/<owner>+<name>/repo``
-is each one's git dir. Provenance and licences are listed in docs/decontamination.md.
+is each one's git dir (names after it: only those benchmarks). Provenance and licences are listed in
+docs/decontamination.md.
 """
 
 from __future__ import annotations
@@ -55,6 +56,11 @@ SOURCES: dict[str, dict] = {
     "math": {"repo": "dipperwang5/assignment5-alignment", "commit": "46ad6caaa066a26965f2f58d18abc5e30bc5ec19",
              "paths": ["data/MATH/validation.jsonl"], "fields": ["problem", "answer"], "id": "unique_id",
              "license": None, "license_from": ("hendrycks/math", "LICENSE")},
+    # BigCodeBench v0.1 (1,140 tasks) in its Hugging Face layout, as the benchmark's own annotation repository
+    # keeps it (the main repository holds only code; the hub and release assets are not reachable here).
+    "bigcodebench": {"repo": "bigcode-project/bigcodebench-annotation",
+                     "commit": "a3b89850db670d7302571142b881e4f85eef18e3", "paths": ["hf_data/BigCodeBench.jsonl.gz"],
+                     "fields": ["instruct_prompt", "complete_prompt", "canonical_solution"], "license": "LICENSE"},
 }
 
 
@@ -80,11 +86,13 @@ def gz(data: bytes) -> bytes:
     return buf.getvalue()
 
 
-def main(mirror: Path) -> None:
+def main(mirror: Path, names: list[str]) -> None:
     import hashlib
 
     (OUT / "licenses").mkdir(parents=True, exist_ok=True)
     for name, src in SOURCES.items():
+        if names and name not in names:
+            continue
         items = []
         for path in src["paths"]:
             raw = git_show(mirror, src["repo"], src["commit"], path)
@@ -101,4 +109,4 @@ def main(mirror: Path) -> None:
 
 
 if __name__ == "__main__":
-    main(Path(sys.argv[1]))
+    main(Path(sys.argv[1]), sys.argv[2:])

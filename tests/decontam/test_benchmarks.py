@@ -10,7 +10,7 @@ import pytest
 from codeflow.decontam.benchmarks import REGISTRY, BenchmarkError, load_items, parse_user_benchmark, resolve
 
 EXPECTED = {"humaneval": 164, "mbpp": 974, "mbxp": 11451, "humaneval-x": 1770, "cruxeval": 800, "classeval": 100,
-            "gsm8k": 1319, "math500": 500, "math": 5000}
+            "gsm8k": 1319, "math500": 500, "math": 5000, "bigcodebench": 1140}
 
 
 def test_bundled_counts_and_licences() -> None:
@@ -58,8 +58,10 @@ def test_user_file_gzip_and_specs(tmp_path: Path) -> None:
     for bad in ("nofields", f"x={p}", f"x={p}:a@sql", "=p:a", f"x={tmp_path}/missing.jsonl:a"):
         with pytest.raises(BenchmarkError):
             parse_user_benchmark(bad)
-    with pytest.raises(BenchmarkError, match="not bundled"):
-        resolve("bigcodebench")
+    bcb = load_items(resolve("bigcodebench")[0])  # bundled since v0.1 was found in its annotation repository
+    assert len(bcb) == 1140 and bcb[0].task_id == "BigCodeBench/0"
+    assert [(f, k) for f, k, _ in bcb[0].segments] == [("instruct_prompt", "prose"), ("complete_prompt", "code"),
+                                                      ("canonical_solution", "code")]
     with pytest.raises(BenchmarkError, match="unknown benchmark 'nope'"):
         resolve("humaneval,nope")
     assert [b.name for b in resolve("gsm8k", (f"bcb={p}:prompt",))] == ["gsm8k", "bcb"]

@@ -139,3 +139,20 @@ def test_matchers_are_deterministic(index) -> None:
     b = [[vars(m) for m in ms] for ms in matched(index, list(reversed(texts)))]
     assert a == list(reversed(b))
     assert set(MATCHERS) >= {m["matcher"] for ms in a for m in ms}
+
+
+def test_minhash_window_lies_on_a_renamed_copy_deep_in_a_long_file(single_indexes) -> None:
+    # the MinHash windows only cover the region around the pre-filter's hits, counted in blocks of the whole
+    # piece: the reported window must still be where the copy is, far into a long host file
+    hosts = host_texts()
+    big = max(hosts, key=lambda h: len(h[1]))[1]
+    assert len(big) > 50_000
+    for j, t in enumerate(TASKS[:4]):
+        task, code = humaneval(t)
+        copy = variant(code, "renamed")
+        text = plant(big, copy, at=0.6 + 0.1 * j)
+        at = text.find(copy)
+        assert at > 30_000
+        ms = [m for m in matched(single_indexes["minhash"], [text])[0] if m.task_id == task]
+        assert ms, task
+        assert ms[0].start < at + len(copy) and ms[0].end > at, (task, ms[0].start, ms[0].end, at, at + len(copy))

@@ -105,7 +105,7 @@ def test_engines_byte_identical_and_resume(tmp_path: Path, lake: list[str], inde
 
 def test_cli(tmp_path: Path, lake: list[str], cli) -> None:
     code, out = cli("benchmarks", "list")
-    assert code == 0 and "humaneval" in out and "974" in out and "bigcodebench" in out
+    assert code == 0 and "humaneval" in out and "974" in out and "bigcodebench" in out and "1140" in out
     bench = tmp_path / "mine.jsonl"
     _, planted_code = humaneval(2)
     bench.write_text('{"task_id": "t1", "code": ' + __import__("json").dumps(planted_code) + "}\n")
