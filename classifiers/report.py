@@ -92,7 +92,7 @@ def model_card(meta: dict) -> str:
     return "\n".join(lines)
 
 
-def write_classify_report(summary, config) -> str:
+def write_classify_report(summary, config, model_hashes: tuple[str, ...]) -> str:
     """``_report.html`` beside ``classify`` output: rejects by reason, domains, score histograms of kept rows."""
     from codeflow.html_report import histogram
     from codeflow.lake import StageOutput, atomic_write_bytes, to_fs
@@ -109,8 +109,8 @@ def write_classify_report(summary, config) -> str:
         vals = [r[dim] for r in quality if r and r.get(dim) is not None]
         edges = [i / 10 for i in range(11)] if all(v <= 1 for v in vals) else [0, 0.5, 1.5, 2.5, 3.5, 4.5, 5]
         charts.append(histogram(f"{dim} of kept records", vals, edges))
-    models = table(["model", "hash"], [(code(m), code(h[:16])) for m, h in zip(config.models, config.model_hashes,
-                                                                             strict=True)])
+    models = table(["model", "content hash"], [(code(m), code(h)) for m, h in zip(config.models, model_hashes,
+                                                                                   strict=True)])
     body = [f"<h1>{esc('Quality classification')}</h1>",
             stat_tiles([(summary.rows_in, "records in"), (summary.kept, "kept"), (summary.rejected, "rejected")]),
             section("Models", models), section("Keep rules", table(["rule"], [[r] for r in config.keep])),

@@ -14,7 +14,7 @@ import numpy as np
 
 from codeflow import __version__
 from codeflow.classifiers import fasttext_model, proxy
-from codeflow.classifiers.encoder import DEFAULT_ENCODER, Chunking, encoder, folder_hash, resolve_encoder
+from codeflow.classifiers.encoder import DEFAULT_ENCODER, Chunking, encoder, encoder_hash, resolve_encoder
 from codeflow.classifiers.labels import LabelSet, Task, infer_task, split
 from codeflow.classifiers.metrics import evaluate
 from codeflow.classifiers.modeldir import FORMAT, FORMAT_VERSION, MODEL_JSON, QualityModel, read_meta
@@ -66,7 +66,7 @@ def train_models(labels: LabelSet, dimension: str, out_dir: str, domain: str = "
         "format": FORMAT, "format_version": FORMAT_VERSION, "codeflow_version": __version__,
         "dimension": dimension, "domain": domain, "task": task.to_json(),
         "encoder": {"spec": encoder_spec, "folder": os.path.basename(os.path.dirname(folder)) or folder,
-                    "hash": folder_hash(folder), "dim": enc.dim, "threads": threads},
+                    "hash": encoder_hash(folder), "dim": enc.dim, "threads": threads},
         "chunking": asdict(chunking),
         "proxy": {"head": head.kind, "regularization": head.reg},
         "fasttext": {**fasttext_model.PARAMS, "seed": seed, "lr": float(ft.f.getArgs().lr)},
