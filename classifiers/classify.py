@@ -32,6 +32,7 @@ from dataclasses import dataclass
 import numpy as np
 import pyarrow as pa
 
+from codeflow.classifiers.encoder import Chunking, encoder
 from codeflow.classifiers.modeldir import SCORERS, ModelDirError, QualityModel, model_input
 from codeflow.classifiers.routing import domain_of
 from codeflow.errors import CodeflowError
@@ -84,10 +85,12 @@ class ClassifyConfig:
     batch_size: int = 64
     threads: int = 1
     code_uses_text_models: bool = False
+    max_chunks: int | None = None  # cap on the chunks any proxy reads per text (None: each model's own)
 
 
 def make_config(model_dirs: list[str], keep: list[str] = (), scorer: str = "proxy", text_column: str | None = None,
-                batch_size: int = 64, threads: int = 1, code_uses_text_models: bool = False) -> ClassifyConfig:
+                batch_size: int = 64, threads: int = 1, code_uses_text_models: bool = False,
+                max_chunks: int | None = None) -> ClassifyConfig:
     """Validate models and rules and build the config."""
     import os
 
@@ -110,8 +113,10 @@ def make_config(model_dirs: list[str], keep: list[str] = (), scorer: str = "prox
         if r.dimension not in dims:
             raise CodeflowError(f"keep rule {str(r)!r}: no model scores {r.dimension!r} "
                                 f"(the models score: {', '.join(sorted(dims))})")
+    if max_chunks is not None and max_chunks < 1:
+        raise CodeflowError(f"--max-chunks must be at least 1 (got {max_chunks})")
     return ClassifyConfig(dirs, tuple(sorted(dims)), tuple(keep), scorer, text_column, batch_size, threads,
-                          code_uses_text_models)
+                          code_uses_text_models, max_chunks)
 
 
 def model_inputs(config: ClassifyConfig) -> tuple[SideInput, ...]:
@@ -189,22 +194,20 @@ class ClassifyStage(Stage):
         goodness_sum, goodness_n = np.zeros(n), np.zeros(n)
         models = [loaded(p, h) for p, h in zip(cfg.models, self.model_hashes, strict=True)]
         own = {m.domain for m in models}
+        rows_of = []
         for m in models:
             wanted = {m.domain}
             if m.domain == "text":  # domains without models of their own fall back to the text models
                 wanted |= {"math"} - own
                 wanted |= ({"code"} - own) if cfg.code_uses_text_models else set()
-            rows = [i for i in range(n) if ok[i] and domains[i] in wanted]
-            for start in range(0, len(rows), cfg.batch_size):
-                part = rows[start:start + cfg.batch_size]
-                s, _ = m.score([texts[i] for i in part], cfg.scorer, cfg.threads, min(32, cfg.batch_size))
-                s = np.round(s, DECIMALS)
-                idx = np.asarray(part)
-                scores[m.dimension][idx] = s
-                span = m.task.hi - m.task.lo
-                good = (s - m.task.lo) / span
-                goodness_sum[idx] += 1 - good if m.dimension == "toxicity" else good
-                goodness_n[idx] += 1
+            rows_of.append([i for i in range(n) if ok[i] and domains[i] in wanted])
+        for m, rows, s in zip(models, rows_of, self._score(models, rows_of, texts), strict=True):
+            idx = np.asarray(rows, dtype=np.int64)
+            s = np.round(s, DECIMALS)
+            scores[m.dimension][idx] = s
+            good = (s - m.task.lo) / (m.task.hi - m.task.lo)
+            goodness_sum[idx] += 1 - good if m.dimension == "toxicity" else good
+            goodness_n[idx] += 1
             stats[f"scored_{m.domain}_{m.dimension}"] += len(rows)
         for i in range(n):
             if not ok[i]:
@@ -229,6 +232,42 @@ class ClassifyStage(Stage):
         kept = kept.append_column("quality", quality).append_column("quality_score", qscore)
         kept = kept.select(self.schema.names).cast(self.schema)
         return StageResult(kept, rejects_table(rejects), stats)
+
+
+    def _score(self, models: list[QualityModel], rows_of: list[list[int]], texts: list[str]) -> list[np.ndarray]:
+        """Each model's scores of its rows. Proxies that share an encoder share its work: each batch of rows is
+        chunked and encoded once (up to the most chunks any of them reads), and every model pools its own prefix
+        of those chunk vectors, so a second dimension costs a matrix product, not another pass of the encoder."""
+        cfg: ClassifyConfig = self.config
+        out: list[np.ndarray] = [np.zeros(len(rows)) for rows in rows_of]
+        if cfg.scorer != "proxy":
+            for j, (m, rows) in enumerate(zip(models, rows_of, strict=True)):
+                for start in range(0, len(rows), cfg.batch_size):
+                    part = rows[start:start + cfg.batch_size]
+                    out[j][start:start + len(part)] = m.score([texts[i] for i in part], cfg.scorer)[0]
+            return out
+        groups: dict[tuple[str, int], list[int]] = {}
+        for j, m in enumerate(models):
+            groups.setdefault((m.meta["encoder"]["spec"], m.chunking.window), []).append(j)
+        for (spec, window), members in groups.items():
+            enc = encoder(spec, cfg.threads)
+            reads = {j: min(models[j].chunking.max_chunks, cfg.max_chunks or models[j].chunking.max_chunks)
+                     for j in members}
+            chunking = Chunking(window, max(reads.values()))
+            union = sorted(set().union(*(rows_of[j] for j in members)))
+            where = {j: {i: k for k, i in enumerate(rows_of[j])} for j in members}
+            for start in range(0, len(union), cfg.batch_size):
+                part = union[start:start + cfg.batch_size]
+                chunks = enc.embed_chunks([texts[i] for i in part], chunking, min(32, cfg.batch_size))
+                for j in members:
+                    sel = np.array([k for k, i in enumerate(part) if i in where[j]], dtype=np.int64)
+                    if not len(sel):
+                        continue
+                    mine = [part[k] for k in sel]
+                    X = chunks.subset(sel).pool(reads[j])
+                    s, _ = models[j].head.predict(X, [texts[i] for i in mine], models[j].task)
+                    out[j][[where[j][i] for i in mine]] = s
+        return out
 
 
 def run_classify(inputs: list[str], out: str, config: ClassifyConfig, engine: str = "local", workers: int = 1,
