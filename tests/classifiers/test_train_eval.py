@@ -26,7 +26,8 @@ def test_train_writes_both_models_card_and_report(tox_model: Path) -> None:
     # the proxy's features were chosen on the training split: the chosen candidate has the lowest recorded loss
     sel = meta["proxy"]["selection"]
     best = min(sel, key=lambda c: c["cv_loss"])
-    assert (best["max_chunks"], best["length_feature"]) == (meta["proxy"]["max_chunks"], meta["proxy"]["length_feature"])
+    chosen = (meta["proxy"]["max_chunks"], meta["proxy"]["length_feature"])
+    assert (best["max_chunks"], best["length_feature"]) == chosen
     assert meta["chunking"]["max_chunks"] == meta["proxy"]["max_chunks"] and len(sel) == 2  # tweets: one prefix
     report = (tox_model / "report.html").read_text()
     assert "Proxy vs fastText" in report and "Confusion: fastText baseline" in report and "http" not in report
