@@ -40,12 +40,16 @@ def _model_root(lake: str) -> str:
 
 def _train(labels_path: str, text_col: str, label_col: str, dimension: str, out: str) -> None:
     from codeflow.classifiers.labels import read_labels
-    from codeflow.classifiers.modeldir import MODEL_JSON
+    from codeflow.classifiers.modeldir import MODEL_JSON, ModelDirError, QualityModel
     from codeflow.classifiers.train import train_models
 
     if os.path.exists(os.path.join(out, MODEL_JSON)):
-        return
-    train_models(read_labels(labels_path, text_col, label_col), dimension, out)
+        try:
+            QualityModel.load(out)
+            return
+        except ModelDirError:  # written by another model format or encoder: the demo retrains its own folder
+            pass
+    train_models(read_labels(labels_path, text_col, label_col), dimension, out, overwrite=True)
 
 
 def demo_classifiers(lake: str, engine: str) -> list[RunSummary]:
