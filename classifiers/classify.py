@@ -15,10 +15,11 @@ rejected by a keep rule:
   ``toxic`` for the toxicity dimension) with the score and the rule in the detail. A rule does not apply to a
   row its dimension did not score. Null text -> ``null_text``; empty or whitespace-only text -> ``empty_text``.
 
-Models are side inputs: the config holds each model directory's content hash, so retraining a model changes the
-run's config hash (no resume into shards scored by the old model), and a worker refuses a model directory whose
-files changed after the run started. Each worker process loads each model once (:func:`loaded`). Scores are
-rounded to 4 decimals, and torch runs with a fixed thread count, so both engines write identical bytes.
+Models are side inputs (``codeflow.plan.SideInput``, declared by :meth:`ClassifyStage.side_inputs`): their
+content hashes join the run's identity, so retraining a model changes it (no resume into shards scored by the old
+model), and a worker refuses a model directory whose files changed after the run was planned. Each worker process
+loads each model once (:func:`loaded`). Scores are rounded to 4 decimals, and torch runs with a fixed thread count,
+so both engines write identical bytes.
 """
 
 from __future__ import annotations
@@ -31,9 +32,11 @@ from dataclasses import dataclass
 import numpy as np
 import pyarrow as pa
 
-from codeflow.classifiers.modeldir import SCORERS, ModelDirError, QualityModel, model_hash
+from codeflow.classifiers.encoder import Chunking, encoder
+from codeflow.classifiers.modeldir import SCORERS, ModelDirError, QualityModel, model_input
 from codeflow.classifiers.routing import domain_of
 from codeflow.errors import CodeflowError
+from codeflow.plan import SideInput
 from codeflow.records import field as doc_field
 from codeflow.records import rejects_table
 from codeflow.stage import Stage, StageResult
@@ -72,10 +75,9 @@ class KeepRule:
 
 @dataclass(frozen=True)
 class ClassifyConfig:
-    """``models`` and ``model_hashes`` pair up; ``keep`` holds rule strings (parsed by :class:`KeepRule`)."""
+    """``models``: absolute model directories (side inputs of the run); ``keep``: rule strings (:class:`KeepRule`)."""
 
     models: tuple[str, ...]
-    model_hashes: tuple[str, ...]
     dimensions: tuple[str, ...]
     keep: tuple[str, ...] = ()
     scorer: str = "proxy"
@@ -83,11 +85,13 @@ class ClassifyConfig:
     batch_size: int = 64
     threads: int = 1
     code_uses_text_models: bool = False
+    max_chunks: int | None = None  # cap on the chunks any proxy reads per text (None: each model's own)
 
 
 def make_config(model_dirs: list[str], keep: list[str] = (), scorer: str = "proxy", text_column: str | None = None,
-                batch_size: int = 64, threads: int = 1, code_uses_text_models: bool = False) -> ClassifyConfig:
-    """Validate models and rules and build the config (model hashes computed here, once, on the driver)."""
+                batch_size: int = 64, threads: int = 1, code_uses_text_models: bool = False,
+                max_chunks: int | None = None) -> ClassifyConfig:
+    """Validate models and rules and build the config."""
     import os
 
     if not model_dirs:
@@ -109,14 +113,21 @@ def make_config(model_dirs: list[str], keep: list[str] = (), scorer: str = "prox
         if r.dimension not in dims:
             raise CodeflowError(f"keep rule {str(r)!r}: no model scores {r.dimension!r} "
                                 f"(the models score: {', '.join(sorted(dims))})")
-    return ClassifyConfig(dirs, tuple(model_hash(d) for d in dirs), tuple(sorted(dims)), tuple(keep), scorer,
-                          text_column, batch_size, threads, code_uses_text_models)
+    if max_chunks is not None and max_chunks < 1:
+        raise CodeflowError(f"--max-chunks must be at least 1 (got {max_chunks})")
+    return ClassifyConfig(dirs, tuple(sorted(dims)), tuple(keep), scorer, text_column, batch_size, threads,
+                          code_uses_text_models, max_chunks)
+
+
+def model_inputs(config: ClassifyConfig) -> tuple[SideInput, ...]:
+    """Every model directory of ``config`` as a side input of the run (``model0``, ``model1``, ...)."""
+    return tuple(model_input(d, f"model{i}") for i, d in enumerate(config.models))
 
 
 def loaded(path: str, expected_hash: str) -> QualityModel:
     """The model at ``path``, loaded once per process; refuses a directory whose files changed since planning."""
     if path not in _MODELS:
-        if model_hash(path) != expected_hash:
+        if SideInput("model", path).content_hash() != expected_hash:
             raise ModelDirError(f"model directory {path} changed after this run was planned; re-run the command")
         _MODELS[path] = QualityModel.load(path)
     return _MODELS[path]
@@ -145,6 +156,12 @@ class ClassifyStage(Stage):
         super().__init__(config)
         self.schema = output_schema(input_schema, config.dimensions)  # type: ignore[misc]
         self.rules = [KeepRule.parse(r) for r in config.keep]
+        # what the workers check each model directory against; the runner hashes the same side inputs into the
+        # run's identity when the run starts, so a directory changed in between fails the units loudly
+        self.model_hashes = tuple(s.content_hash() for s in self.side_inputs())
+
+    def side_inputs(self) -> tuple[SideInput, ...]:
+        return model_inputs(self.config)
 
     def _text_column(self, batch: pa.Table) -> tuple[str, bool]:
         names = batch.column_names
@@ -175,24 +192,22 @@ class ClassifyStage(Stage):
                 stats[f"domain_{domains[i]}"] += 1
         scores = {d: np.full(n, np.nan) for d in cfg.dimensions}
         goodness_sum, goodness_n = np.zeros(n), np.zeros(n)
-        models = [loaded(p, h) for p, h in zip(cfg.models, cfg.model_hashes, strict=True)]
+        models = [loaded(p, h) for p, h in zip(cfg.models, self.model_hashes, strict=True)]
         own = {m.domain for m in models}
+        rows_of = []
         for m in models:
             wanted = {m.domain}
             if m.domain == "text":  # domains without models of their own fall back to the text models
                 wanted |= {"math"} - own
                 wanted |= ({"code"} - own) if cfg.code_uses_text_models else set()
-            rows = [i for i in range(n) if ok[i] and domains[i] in wanted]
-            for start in range(0, len(rows), cfg.batch_size):
-                part = rows[start:start + cfg.batch_size]
-                s, _ = m.score([texts[i] for i in part], cfg.scorer, cfg.threads, min(32, cfg.batch_size))
-                s = np.round(s, DECIMALS)
-                idx = np.asarray(part)
-                scores[m.dimension][idx] = s
-                span = m.task.hi - m.task.lo
-                good = (s - m.task.lo) / span
-                goodness_sum[idx] += 1 - good if m.dimension == "toxicity" else good
-                goodness_n[idx] += 1
+            rows_of.append([i for i in range(n) if ok[i] and domains[i] in wanted])
+        for m, rows, s in zip(models, rows_of, self._score(models, rows_of, texts), strict=True):
+            idx = np.asarray(rows, dtype=np.int64)
+            s = np.round(s, DECIMALS)
+            scores[m.dimension][idx] = s
+            good = (s - m.task.lo) / (m.task.hi - m.task.lo)
+            goodness_sum[idx] += 1 - good if m.dimension == "toxicity" else good
+            goodness_n[idx] += 1
             stats[f"scored_{m.domain}_{m.dimension}"] += len(rows)
         for i in range(n):
             if not ok[i]:
@@ -219,6 +234,42 @@ class ClassifyStage(Stage):
         return StageResult(kept, rejects_table(rejects), stats)
 
 
+    def _score(self, models: list[QualityModel], rows_of: list[list[int]], texts: list[str]) -> list[np.ndarray]:
+        """Each model's scores of its rows. Proxies that share an encoder share its work: each batch of rows is
+        chunked and encoded once (up to the most chunks any of them reads), and every model pools its own prefix
+        of those chunk vectors, so a second dimension costs a matrix product, not another pass of the encoder."""
+        cfg: ClassifyConfig = self.config
+        out: list[np.ndarray] = [np.zeros(len(rows)) for rows in rows_of]
+        if cfg.scorer != "proxy":
+            for j, (m, rows) in enumerate(zip(models, rows_of, strict=True)):
+                for start in range(0, len(rows), cfg.batch_size):
+                    part = rows[start:start + cfg.batch_size]
+                    out[j][start:start + len(part)] = m.score([texts[i] for i in part], cfg.scorer)[0]
+            return out
+        groups: dict[tuple[str, int], list[int]] = {}
+        for j, m in enumerate(models):
+            groups.setdefault((m.meta["encoder"]["spec"], m.chunking.window), []).append(j)
+        for (spec, window), members in groups.items():
+            enc = encoder(spec, cfg.threads)
+            reads = {j: min(models[j].chunking.max_chunks, cfg.max_chunks or models[j].chunking.max_chunks)
+                     for j in members}
+            chunking = Chunking(window, max(reads.values()))
+            union = sorted(set().union(*(rows_of[j] for j in members)))
+            where = {j: {i: k for k, i in enumerate(rows_of[j])} for j in members}
+            for start in range(0, len(union), cfg.batch_size):
+                part = union[start:start + cfg.batch_size]
+                chunks = enc.embed_chunks([texts[i] for i in part], chunking, min(32, cfg.batch_size))
+                for j in members:
+                    sel = np.array([k for k, i in enumerate(part) if i in where[j]], dtype=np.int64)
+                    if not len(sel):
+                        continue
+                    mine = [part[k] for k in sel]
+                    X = chunks.subset(sel).pool(reads[j])
+                    s, _ = models[j].head.predict(X, [texts[i] for i in mine], models[j].task)
+                    out[j][[where[j][i] for i in mine]] = s
+        return out
+
+
 def run_classify(inputs: list[str], out: str, config: ClassifyConfig, engine: str = "local", workers: int = 1,
                  overwrite: bool = False):
     """Score every input file into one shard of ``out`` on the chosen engine (resumable); returns the summary."""
@@ -229,8 +280,9 @@ def run_classify(inputs: list[str], out: str, config: ClassifyConfig, engine: st
     schema = read_table_file(units[0]).schema
     source = TableSource()
     source.stage_name = STAGE
-    summary = run_map_stage(ClassifyStage(config, schema), source, units, out, engine, workers, overwrite)
+    stage = ClassifyStage(config, schema)
+    summary = run_map_stage(stage, source, units, out, engine, workers, overwrite)
     from codeflow.classifiers.report import write_classify_report
 
-    write_classify_report(summary, config)
+    write_classify_report(summary, config, stage.model_hashes)
     return summary

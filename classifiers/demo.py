@@ -9,7 +9,9 @@ real labels and score what the earlier demo steps wrote.
 Each model directory (proxy + fastText, card, ``report.html``) lands in ``{lake}/classifiers/models/<dimension>``
 (a temporary folder when the lake is not local) and is reused by a re-run. ``classify`` then scores the demo's
 documents (keep rule ``toxicity<0.5``) and its validated code (with ``--code-uses-text-models``: there are no
-code labels yet, so the text models stand in).
+code labels yet, so the text models stand in), with two workers and ``--max-chunks 2``: the demo's code files
+are long (up to 8 encoder windows each), and reading their first two windows keeps the step to about a minute on
+two cores (see docs/classifiers.md for the measurement).
 """
 
 from __future__ import annotations
@@ -23,6 +25,8 @@ from pathlib import Path
 from codeflow.runner import RunSummary
 
 DEMO_TWEETS = 600
+DEMO_MAX_CHUNKS = 2  # encoder windows read per text when scoring (the models may read fewer)
+DEMO_WORKERS = 2
 
 
 def fixture(name: str) -> str:
@@ -36,12 +40,16 @@ def _model_root(lake: str) -> str:
 
 def _train(labels_path: str, text_col: str, label_col: str, dimension: str, out: str) -> None:
     from codeflow.classifiers.labels import read_labels
-    from codeflow.classifiers.modeldir import MODEL_JSON
+    from codeflow.classifiers.modeldir import MODEL_JSON, ModelDirError, QualityModel
     from codeflow.classifiers.train import train_models
 
     if os.path.exists(os.path.join(out, MODEL_JSON)):
-        return
-    train_models(read_labels(labels_path, text_col, label_col), dimension, out)
+        try:
+            QualityModel.load(out)
+            return
+        except ModelDirError:  # written by another model format or encoder: the demo retrains its own folder
+            pass
+    train_models(read_labels(labels_path, text_col, label_col), dimension, out, overwrite=True)
 
 
 def demo_classifiers(lake: str, engine: str) -> list[RunSummary]:
@@ -73,7 +81,7 @@ def demo_classifiers(lake: str, engine: str) -> list[RunSummary]:
                                       ("sample_code", f"{lake}/code/sample_repos", [], True)):
         if not fs.exists(to_fs(inputs)[1]):
             continue
-        cfg = make_config(models, keep, code_uses_text_models=True)
-        summaries.append(run_classify([inputs], f"{lake}/classify/{name}", cfg, engine=engine, workers=1,
+        cfg = make_config(models, keep, code_uses_text_models=True, max_chunks=DEMO_MAX_CHUNKS)
+        summaries.append(run_classify([inputs], f"{lake}/classify/{name}", cfg, engine=engine, workers=DEMO_WORKERS,
                                       overwrite=fresh))
     return summaries

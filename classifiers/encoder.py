@@ -14,7 +14,6 @@ default) so scores do not depend on how many cores a worker has.
 
 from __future__ import annotations
 
-import hashlib
 import os
 from dataclasses import dataclass
 from pathlib import Path
@@ -25,6 +24,7 @@ from codeflow.errors import CodeflowError
 
 DEFAULT_ENCODER = "minilm"
 _LOADED: dict[tuple[str, int], object] = {}
+_HASHES: dict[str, str] = {}
 
 
 class EncoderError(CodeflowError):
@@ -57,16 +57,14 @@ def resolve_encoder(spec: str) -> str:
     return spec
 
 
-def folder_hash(path: str) -> str:
-    """sha256 over the relative paths and bytes of every file under ``path`` (sorted): a model's identity."""
-    h = hashlib.sha256()
-    root = Path(path)
-    for f in sorted(p for p in root.rglob("*") if p.is_file() and "__pycache__" not in p.parts):
-        rel = f.relative_to(root).as_posix().encode()
-        h.update(len(rel).to_bytes(8, "little") + rel)
-        data = f.read_bytes()
-        h.update(len(data).to_bytes(8, "little") + data)
-    return h.hexdigest()
+def encoder_hash(folder: str) -> str:
+    """The encoder folder's content hash (:meth:`codeflow.plan.SideInput.content_hash`), computed once per process:
+    every model load checks it, and hashing ~90 MB of weights per model per worker would cost more than scoring."""
+    if folder not in _HASHES:
+        from codeflow.plan import SideInput
+
+        _HASHES[folder] = SideInput("encoder", folder).content_hash()
+    return _HASHES[folder]
 
 
 class Encoder:
@@ -106,21 +104,55 @@ class Encoder:
             out.append(head[window[0][0]:window[-1][1]])
         return out
 
-    def embed(self, texts: list[str], chunking: Chunking = Chunking(), batch_size: int = 32) -> np.ndarray:
-        """One L2-normalized float32 vector per text: the mean of its chunks' vectors; zeros for empty texts."""
+    def embed_chunks(self, texts: list[str], chunking: Chunking = Chunking(), batch_size: int = 32) -> Chunks:
+        """Every chunk of every text, embedded (L2-normalized) in one ``encode`` call: documents are batched
+        together, and sentence-transformers sorts the pieces by length so short ones are not padded to long ones."""
         pieces: list[str] = []
         owner: list[int] = []
+        pos: list[int] = []
         for i, text in enumerate(texts):
-            for chunk in self.chunks(text or "", chunking):
+            for j, chunk in enumerate(self.chunks(text or "", chunking)):
                 pieces.append(chunk)
                 owner.append(i)
-        out = np.zeros((len(texts), self.dim), dtype=np.float32)
+                pos.append(j)
+        vecs = np.zeros((0, self.dim), dtype=np.float32)
         if pieces:
             vecs = self.model.encode(pieces, batch_size=batch_size, convert_to_numpy=True,
-                                     normalize_embeddings=True, show_progress_bar=False)
-            np.add.at(out, np.asarray(owner), vecs.astype(np.float32))
+                                     normalize_embeddings=True, show_progress_bar=False).astype(np.float32)
+        return Chunks(vecs, np.asarray(owner, dtype=np.int64), np.asarray(pos, dtype=np.int64), len(texts))
+
+    def embed(self, texts: list[str], chunking: Chunking = Chunking(), batch_size: int = 32) -> np.ndarray:
+        """One L2-normalized float32 vector per text: the mean of its chunks' vectors; zeros for empty texts."""
+        return self.embed_chunks(texts, chunking, batch_size).pool(chunking.max_chunks)
+
+
+@dataclass(frozen=True)
+class Chunks:
+    """Chunk vectors of ``n`` texts: ``owner[k]`` is the text of chunk ``k``, ``pos[k]`` its place in that text.
+
+    Pooling a prefix (:meth:`pool`) gives the embedding with fewer chunks without encoding again: training compares
+    prefixes by cross-validation, and ``classify`` scores models with different chunking from one pass."""
+
+    vecs: np.ndarray
+    owner: np.ndarray
+    pos: np.ndarray
+    n: int
+
+    def pool(self, max_chunks: int) -> np.ndarray:
+        """The L2-normalized mean of each text's first ``max_chunks`` chunk vectors (zeros for a text with none)."""
+        out = np.zeros((self.n, self.vecs.shape[1]), dtype=np.float32)
+        m = self.pos < max_chunks
+        if m.any():
+            np.add.at(out, self.owner[m], self.vecs[m])
         norms = np.linalg.norm(out, axis=1, keepdims=True)
         return np.divide(out, norms, out=np.zeros_like(out), where=norms > 0)
+
+    def subset(self, rows: np.ndarray) -> Chunks:
+        """The chunks of texts ``rows`` (renumbered 0..len(rows)-1, in that order)."""
+        index = np.full(self.n, -1, dtype=np.int64)
+        index[rows] = np.arange(len(rows))
+        m = index[self.owner] >= 0
+        return Chunks(self.vecs[m], index[self.owner[m]], self.pos[m], len(rows))
 
 
 def encoder(spec: str = DEFAULT_ENCODER, threads: int = 1) -> Encoder:

@@ -11,8 +11,12 @@
 
 ``FORMAT_VERSION`` changes whenever the layout or the meaning of a field changes; loading a directory written with
 another version (or something that is not a model directory) is a one-line error, never a silent misread.
-A directory's identity for run configs is the sha256 of all its files (:func:`model_hash`): retraining into the
-same folder changes the config hash of a ``classify`` run, so it is not resumed into.
+A directory's identity is its content hash as a side input (:func:`model_input`, ``codeflow.plan.SideInput``):
+``classify`` declares every model directory as a side input of its run, so retraining into the same folder
+changes the run's identity and a run is never resumed into shards scored by the old model.
+
+Version 2: the encoder hash is ``SideInput.content_hash`` (16 hex digits), and the proxy head records its
+feature set (pooling prefix, length feature) chosen by cross-validation.
 """
 
 from __future__ import annotations
@@ -24,13 +28,14 @@ from dataclasses import dataclass
 import numpy as np
 
 from codeflow.classifiers import fasttext_model
-from codeflow.classifiers.encoder import Chunking, encoder, folder_hash, resolve_encoder
+from codeflow.classifiers.encoder import Chunking, encoder, encoder_hash, resolve_encoder
 from codeflow.classifiers.labels import Task
 from codeflow.classifiers.proxy import Head
 from codeflow.errors import CodeflowError
+from codeflow.plan import SideInput
 
 FORMAT = "codeflow-quality-model"
-FORMAT_VERSION = 1
+FORMAT_VERSION = 2
 MODEL_JSON = "model.json"
 SCORERS = ("proxy", "fasttext")
 
@@ -56,9 +61,10 @@ def read_meta(model_dir: str) -> dict:
     return meta
 
 
-def model_hash(model_dir: str) -> str:
+def model_input(model_dir: str, name: str = "model") -> SideInput:
+    """``model_dir`` as a side input of a run (checked to be a model directory first)."""
     read_meta(model_dir)
-    return folder_hash(model_dir)
+    return SideInput(name, model_dir)
 
 
 @dataclass
@@ -77,7 +83,7 @@ class QualityModel:
         meta = read_meta(model_dir)
         enc = meta["encoder"]
         folder = resolve_encoder(enc["spec"])
-        if folder_hash(folder) != enc["hash"]:
+        if encoder_hash(folder) != enc["hash"]:
             raise ModelDirError(f"{model_dir} was trained with encoder {enc['spec']!r} hash {enc['hash'][:12]}, but "
                                 f"{folder} has other files now: retrain it")
         return cls(model_dir, meta, Task.from_json(meta["task"]), Head.load(model_dir), Chunking(**meta["chunking"]))

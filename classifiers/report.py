@@ -56,9 +56,17 @@ def write_report(path: str, title: str, meta: dict, metrics: dict, what: str) ->
                       ("classes", ", ".join(task["classes"])), ("keep threshold", task["threshold"]),
                       ("labels", code(meta["data"]["file"])), ("encoder", code(meta["encoder"]["spec"])),
                       ("chunking", f"{meta['chunking']['window']} word pieces x {meta['chunking']['max_chunks']} max"),
-                      ("proxy head", f"{meta['proxy']['head']} (regularization {meta['proxy']['regularization']:g})"),
+                      ("proxy head", f"{meta['proxy']['head']} (regularization {meta['proxy']['regularization']:g}, "
+                                     f"length feature {'yes' if meta['proxy']['length_feature'] else 'no'})"),
                       ("split", f"seed {split.get('seed')}, {split.get('test_fraction')} held out")])
-    parts = [f"<h1>{esc(title)}</h1>", tiles, head, section("Model", facts),
+    sel = meta["proxy"]["selection"]
+    chosen = (meta["proxy"]["max_chunks"], meta["proxy"]["length_feature"])
+    tried = section(f"Proxy features chosen on the training split ({meta['proxy']['selection_loss']}, lowest wins)",
+                    table(["chunks pooled", "length feature", "regularization", "held-out loss", ""],
+                          [(c["max_chunks"], "yes" if c["length_feature"] else "no", f"{c['regularization']:g}",
+                            f"{c['cv_loss']:.4f}", "chosen" if (c["max_chunks"], c["length_feature"]) == chosen
+                            else "") for c in sel]))
+    parts = [f"<h1>{esc(title)}</h1>", tiles, head, section("Model", facts), tried,
              grid([_confusion(f"Confusion: {NAMES[m]}", metrics[m]["confusion"]) for m in MODELS]),
              grid([_calibration(NAMES[m], metrics[m].get("calibration")) for m in MODELS])]
     with open(path, "w", encoding="utf-8") as f:
@@ -75,9 +83,11 @@ def model_card(meta: dict) -> str:
              f"keep threshold {t['threshold']:g}",
              f"- proxy: frozen `{meta['encoder']['spec']}` embeddings (sha256 {meta['encoder']['hash'][:16]}…), "
              f"texts chunked into {meta['chunking']['window']}-word-piece windows (at most "
-             f"{meta['chunking']['max_chunks']}) and mean-pooled, plus the standardized log length, into a "
-             f"{meta['proxy']['head']} head "
-             f"(regularization {meta['proxy']['regularization']:g}, picked by CV on the training split)",
+             f"{meta['chunking']['max_chunks']}) and mean-pooled"
+             f"{', plus the standardized log length,' if meta['proxy']['length_feature'] else ''} into a "
+             f"{meta['proxy']['head']} head (regularization {meta['proxy']['regularization']:g}; the chunk count, "
+             f"the length feature and the regularization picked by {meta['proxy']['selection_loss']} on the "
+             "training split)",
              f"- baseline: fastText supervised on the buckets, {meta['fasttext']}", "",
              "## Data and split", "",
              f"- labels: `{d['file']}` (sha256 {d['sha256'][:16]}…), text column `{d['text_column']}`, label column "
@@ -92,7 +102,7 @@ def model_card(meta: dict) -> str:
     return "\n".join(lines)
 
 
-def write_classify_report(summary, config) -> str:
+def write_classify_report(summary, config, model_hashes: tuple[str, ...]) -> str:
     """``_report.html`` beside ``classify`` output: rejects by reason, domains, score histograms of kept rows."""
     from codeflow.html_report import histogram
     from codeflow.lake import StageOutput, atomic_write_bytes, to_fs
@@ -109,8 +119,8 @@ def write_classify_report(summary, config) -> str:
         vals = [r[dim] for r in quality if r and r.get(dim) is not None]
         edges = [i / 10 for i in range(11)] if all(v <= 1 for v in vals) else [0, 0.5, 1.5, 2.5, 3.5, 4.5, 5]
         charts.append(histogram(f"{dim} of kept records", vals, edges))
-    models = table(["model", "hash"], [(code(m), code(h[:16])) for m, h in zip(config.models, config.model_hashes,
-                                                                             strict=True)])
+    models = table(["model", "content hash"], [(code(m), code(h)) for m, h in zip(config.models, model_hashes,
+                                                                                   strict=True)])
     body = [f"<h1>{esc('Quality classification')}</h1>",
             stat_tiles([(summary.rows_in, "records in"), (summary.kept, "kept"), (summary.rejected, "rejected")]),
             section("Models", models), section("Keep rules", table(["rule"], [[r] for r in config.keep])),

@@ -14,7 +14,7 @@ import numpy as np
 
 from codeflow import __version__
 from codeflow.classifiers import fasttext_model, proxy
-from codeflow.classifiers.encoder import DEFAULT_ENCODER, Chunking, encoder, folder_hash, resolve_encoder
+from codeflow.classifiers.encoder import DEFAULT_ENCODER, Chunking, encoder, encoder_hash, resolve_encoder
 from codeflow.classifiers.labels import LabelSet, Task, infer_task, split
 from codeflow.classifiers.metrics import evaluate
 from codeflow.classifiers.modeldir import FORMAT, FORMAT_VERSION, MODEL_JSON, QualityModel, read_meta
@@ -44,14 +44,16 @@ def train_models(labels: LabelSet, dimension: str, out_dir: str, domain: str = "
     enc = encoder(encoder_spec, threads)
 
     t0 = time.perf_counter()
-    X = enc.embed(texts, chunking)
+    chunks = enc.embed_chunks(texts, chunking)
     embed_s = time.perf_counter() - t0
     tr_labels = [labels.labels[i] for i in train_idx]
     te_labels = [labels.labels[i] for i in test_idx]
-    head = proxy.train(X[train_idx], [texts[i] for i in train_idx], tr_labels, task)
+    head = proxy.train(chunks.subset(train_idx), [texts[i] for i in train_idx], tr_labels, task, chunking.max_chunks)
+    chunking = Chunking(chunking.window, head.max_chunks)  # what inference reads: the prefix the head chose
     ft = fasttext_model.train([texts[i] for i in train_idx], buckets[train_idx], seed)
 
-    p_scores, p_pred = head.predict(X[test_idx], [texts[i] for i in test_idx], task)
+    p_scores, p_pred = head.predict(chunks.subset(test_idx).pool(head.max_chunks), [texts[i] for i in test_idx],
+                                    task)
     f_scores, f_pred = fasttext_model.predict(ft, [texts[i] for i in test_idx], task)
     metrics = {"proxy": evaluate(task, p_scores, te_labels, p_pred),
                "fasttext": evaluate(task, f_scores, te_labels, f_pred)}
@@ -66,9 +68,13 @@ def train_models(labels: LabelSet, dimension: str, out_dir: str, domain: str = "
         "format": FORMAT, "format_version": FORMAT_VERSION, "codeflow_version": __version__,
         "dimension": dimension, "domain": domain, "task": task.to_json(),
         "encoder": {"spec": encoder_spec, "folder": os.path.basename(os.path.dirname(folder)) or folder,
-                    "hash": folder_hash(folder), "dim": enc.dim, "threads": threads},
+                    "hash": encoder_hash(folder), "dim": enc.dim, "threads": threads},
         "chunking": asdict(chunking),
-        "proxy": {"head": head.kind, "regularization": head.reg},
+        "proxy": {"head": head.kind, "regularization": head.reg, "max_chunks": head.max_chunks,
+                  "length_feature": head.use_length,
+                  "selection": [{"max_chunks": k, "length_feature": u, "regularization": r, "cv_loss": loss}
+                                for k, u, r, loss in head.selection],
+                  "selection_loss": "leave-one-out MSE" if head.kind == "ridge" else "3-fold log loss"},
         "fasttext": {**fasttext_model.PARAMS, "seed": seed, "lr": float(ft.f.getArgs().lr)},
         "data": {"file": os.path.basename(labels.source), "sha256": labels.sha256, "rows": len(texts),
                  "dropped": labels.dropped, "text_column": labels.text_column, "label_column": labels.label_column,

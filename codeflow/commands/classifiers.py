@@ -167,12 +167,16 @@ def _print_metrics(metrics: dict, headline_rows, what: str) -> None:
 @click.option("--code-uses-text-models", is_flag=True,
               help="Score code records with the text models when no code model is given (default: code without a "
                    "code model stays unscored).")
+@click.option("--max-chunks", type=click.IntRange(min=1), default=None,
+              help="Read at most this many 254-word-piece windows of each text (default: each model's own, chosen "
+                   "when it was trained). Faster on long files; texts longer than that are scored on their head.")
 @engine_options
-def classify(models, inputs, out, keep, scorer, text_column, batch_size, threads, code_uses_text_models, engine,
-             workers, overwrite) -> None:
+def classify(models, inputs, out, keep, scorer, text_column, batch_size, threads, code_uses_text_models, max_chunks,
+             engine, workers, overwrite) -> None:
     """Score records with quality models: add `quality` and `quality_score`, reject by keep rules."""
     from codeflow.classifiers.classify import make_config, run_classify
     from codeflow.ui import print_summary
 
-    cfg = make_config(list(models), list(keep), scorer, text_column, batch_size, threads, code_uses_text_models)
+    cfg = make_config(list(models), list(keep), scorer, text_column, batch_size, threads, code_uses_text_models,
+                      max_chunks)
     print_summary([run_classify(list(inputs), out, cfg, engine, workers, overwrite)])

@@ -158,3 +158,37 @@ def test_minhash_keeps_the_higher_scored_copy(tox_model: Path, tmp_path: Path) -
         assert kept == [clean]
         keepers.add(tuple(StageOutput(str(run_dir / "dedup")).read_kept().column("id").to_pylist()))
     assert keepers == {("a",), ("b",)}  # the id order alone would have kept "a" both times
+
+
+def test_models_sharing_an_encoder_score_as_alone_and_max_chunks_caps_the_windows(tox_model: Path,
+                                                                                  tmp_path: Path) -> None:
+    """Two proxies on one encoder share its pass (same scores as each model alone); --max-chunks reads the head."""
+    from codeflow.classifiers.encoder import Chunking, encoder
+    from codeflow.classifiers.modeldir import QualityModel
+
+    twin = tmp_path / "twin"  # the same weights under another dimension name
+    twin.mkdir()
+    for p in tox_model.iterdir():
+        (twin / p.name).write_bytes(p.read_bytes())
+    meta = json.loads((twin / "model.json").read_text())
+    (twin / "model.json").write_text(json.dumps({**meta, "dimension": "offensive"}))
+    long = " ".join(f"Shard {i} of the lake is read, checked and committed by the executor." for i in range(120))
+    long += " You are a stupid bitch."  # in the third window
+    texts = [r["tweet"] for r in tweets(6, offset=500)] + [long]
+    (tmp_path / "docs").mkdir()
+    pq.write_table(pa.table({"id": [f"d{i}" for i in range(len(texts))], "text": texts}),
+                   tmp_path / "docs" / "part-00000.parquet")
+    model = QualityModel.load(str(tox_model))
+    assert model.chunking.max_chunks == 8  # trained on tweets: no text told the prefixes apart
+    alone = model.score(texts)[0]
+    head_only = model.head.predict(encoder("minilm").embed(texts, Chunking(model.chunking.window, 1)), texts,
+                                   model.task)[0]
+    assert abs(head_only[-1] - alone[-1]) > 1e-3  # the long text's later windows move its score
+    for max_chunks, expected in ((None, alone), (1, head_only)):
+        out = tmp_path / f"out{max_chunks}"
+        run_classify([str(tmp_path / "docs")], str(out), make_config([str(tox_model), str(twin)],
+                                                                     max_chunks=max_chunks))
+        quality = StageOutput(str(out)).read_kept().column("quality").to_pylist()
+        assert [q["toxicity"] for q in quality] == [q["offensive"] for q in quality]
+        assert [q["toxicity"] for q in quality] == pytest.approx(expected.tolist(), abs=1.5e-4)
+        assert expected[:-1].tolist() == pytest.approx(alone[:-1].tolist(), abs=1e-6)  # one window: no change
