@@ -99,16 +99,24 @@ class ImportGraph:
                 if m and not m.group(1).endswith("_test"):
                     self._go_pkg[m.group(1)].add(path)
         self._by_suffix, self._by_dir = by_suffix, by_dir
+        self._memo: dict[tuple[str, str, str | None], frozenset[str]] = {}
         self.edges: dict[str, set[str]] = defaultdict(set)
         for path, content, language in files:
             for imp in import_strings(content, language):
                 self.edges[path].update(h for h in self.resolve(imp, path, language) if h != path)
 
-    def resolve(self, imp: str, importer: str, language: str | None) -> set[str]:
-        """Repo files an import string names, seen from ``importer`` (empty when it is outside the repo)."""
-        hits = self._resolve(_normalize(imp, importer, language), self._by_suffix, self._by_dir)
-        if not hits and (language or "").lower() == "go" and "/" in imp:
-            hits = set(self._go_pkg.get(imp.rstrip("/").rsplit("/", 1)[-1], ()))
+    def resolve(self, imp: str, importer: str, language: str | None) -> frozenset[str]:
+        """Repo files an import string names, seen from ``importer`` (empty when it is outside the repo).
+
+        Memoized per (import, importer's folder, language): that is all a resolution depends on, and the files
+        of a repository import the same modules over and over."""
+        key = (imp, posixpath.dirname(importer), language)
+        hits = self._memo.get(key)
+        if hits is None:
+            found = self._resolve(_normalize(imp, importer, language), self._by_suffix, self._by_dir)
+            if not found and (language or "").lower() == "go" and "/" in imp:
+                found = set(self._go_pkg.get(imp.rstrip("/").rsplit("/", 1)[-1], ()))
+            hits = self._memo[key] = frozenset(found)
         return hits
 
     @staticmethod

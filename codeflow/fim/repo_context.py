@@ -34,15 +34,14 @@ from codeflow.fim.context import BM25Index, RepoFile
 from codeflow.fim.imports import ImportGraph, imported_names
 from codeflow.fim.units import ELISION, Unit, file_units
 
-_WS = re.compile(r"\s+")
 _IDENT = re.compile(r"[A-Za-z_$][\w$]*")
 _TOKEN = re.compile(r"[a-z_][a-z0-9_]+")  # on lowercased text: ``identifier_tokens`` in one C call
 NEAR_CHARS = 6000  # referenced names are looked for this far before and after the hole
 MAX_DEFS_PER_NAME = 3  # a name defined in more places than this (``__init__``, ``String``) is too ambiguous
 
 
-def _norm_hash(text: str) -> bytes:
-    return hashlib.blake2b(_WS.sub(" ", text).strip().encode(), digest_size=12).digest()
+def _digest(text: str) -> bytes:
+    return hashlib.blake2b(text.encode(), digest_size=12).digest()
 
 
 @dataclass
@@ -71,17 +70,45 @@ class UnitIndex:
                 self.trees[i] = tree
             self.by_file.append(list(range(start, len(self.units))))
         self.texts = [self._full(u) for u in self.units]
-        self.hashes = [_norm_hash(t) for t in self.texts]
-        self.file_hash = [hashlib.blake2b(f.content.encode(), digest_size=12).digest() for f in files]
-        self.bm25 = BM25Index([_TOKEN.findall(t.lower()) for t in self.texts])
+        # Duplicate groups of whitespace-normalized text: a unit equal to one of the target (or to its middle)
+        # is never shown. One digest per unit, kept as a small int group id.
+        self._groups: dict[bytes, int] = {}
+        self.groups = [self._group(t) for t in self.texts]
+        file_groups: dict[bytes, int] = {}
+        self.file_group = [file_groups.setdefault(_digest(f.content), len(file_groups)) for f in files]
+        self.same_file: dict[int, list[int]] = {}
+        for i, g in enumerate(self.file_group):
+            self.same_file.setdefault(g, []).append(i)
+        self.bm25 = BM25Index(self._unit_tokens())
         self.defs: dict[str, list[int]] = {}
         for k, u in enumerate(self.units):
             for name in u.names:
                 self.defs.setdefault(name, []).append(k)
+        # names a referenced-definition lookup may bring: defined somewhere, in few places, 3+ characters
+        self._rare_names = {n for n, ks in self.defs.items() if len(ks) <= MAX_DEFS_PER_NAME and len(n) >= 3}
         self.graph = ImportGraph([(f.path, f.content, f.language) for f in files])
         self.pos = {f.path: i for i, f in enumerate(files)}
-        self._forms: dict[tuple[int, bool, int], tuple[str, int]] = {}
+        self.unit_file = [u.file for u in self.units]
+        self.path_cost = [file_sep_cost + cost(f.path) + 2 for f in files]
+        self._forms: dict[int, tuple[list, list]] = {}
         self._elision_cost = cost(ELISION) + 2
+
+    def _group(self, text: str) -> int:
+        return self._groups.setdefault(_digest(" ".join(text.split())), len(self._groups))
+
+    def _unit_tokens(self) -> list[list[str]]:
+        """BM25 tokens of every unit: each file is lowercased once and a unit's tokens are found in place."""
+        out: list[list[str]] = []
+        for i, f in enumerate(self.files):
+            low = f.content.lower() if self.by_file[i] else ""
+            in_place = len(low) == len(f.content)  # lowercasing a few characters (İ) changes the length
+            for k in self.by_file[i]:
+                u = self.units[k]
+                if u.skeleton is not None or not in_place:
+                    out.append(_TOKEN.findall(self.texts[k].lower()))
+                else:
+                    out.append(_TOKEN.findall(low, u.start, u.end))
+        return out
 
     def take_tree(self, i: int):
         """The parse of file ``i`` (once: it is dropped here, so trees do not outlive their target's sample)."""
@@ -106,45 +133,57 @@ class UnitIndex:
         for mod, name in imported_names(query, f.language):
             found = self.graph.resolve(mod, f.path, f.language)
             defs = self.defs.get(name, [])
-            local = [k for k in defs if self.files[self.units[k].file].path in found]
+            local = [k for k in defs if self.files[self.unit_file[k]].path in found]
             if not local and len(defs) <= MAX_DEFS_PER_NAME:
                 local = defs  # a re-export (package __init__, index.ts): the index knows the real definition
-            out.extend(k for k in local[:MAX_DEFS_PER_NAME] if self.units[k].file != target)
+            out.extend(k for k in local[:MAX_DEFS_PER_NAME] if self.unit_file[k] != target)
         return out
 
     def _referenced_defs(self, target: int, prefix: str, suffix: str) -> list[int]:
         """Definitions of names the target uses and does not define, nearest to the hole first (what is used
-        next to the cut is what the middle most likely uses too), then fewer definitions first."""
-        own = {n for k in self.by_file[target] for n in self.units[k].names}
-        dist: dict[str, int] = {}
-        near = prefix[-NEAR_CHARS:]  # names far from the hole rarely make the budget: scan a window around it
-        for m in _IDENT.finditer(near):
-            dist[m.group()] = len(near) - m.end()  # later occurrences overwrite: distance of the last one
-        for m in _IDENT.finditer(suffix, 0, NEAR_CHARS):
-            d = m.start()
-            if d < dist.get(m.group(), 1 << 60):
-                dist[m.group()] = d
-        names = [n for n in dist
-                 if len(n) >= 3 and n not in own and 0 < len(self.defs.get(n, ())) <= MAX_DEFS_PER_NAME]
-        names.sort(key=lambda n: (dist[n], len(self.defs[n]), n))
-        return [k for n in names for k in self.defs[n] if self.units[k].file != target]
+        next to the cut is what the middle most likely uses too), then fewer definitions first.
 
-    def _bm25(self, target: int, query_tokens: Sequence[str]) -> list[int]:
-        terms = self.bm25.query_terms({t.lower() for t in set(query_tokens) if len(t) >= 2})
-        scores = self.bm25.scores(terms)
+        Distances count identifier tokens from the hole; only names defined in 1..``MAX_DEFS_PER_NAME`` places
+        are looked at, found by set intersection before any per-name work."""
+        before = _IDENT.findall(prefix, max(0, len(prefix) - NEAR_CHARS))  # a window around the hole
+        after = _IDENT.findall(suffix, 0, NEAR_CHARS)
+        # the last occurrence wins in a dict: the one nearest to the hole
+        d_before = dict(zip(before, range(len(before), 0, -1), strict=False))
+        d_after = dict(zip(reversed(after), range(len(after) - 1, -1, -1), strict=False))
+        names = (d_before.keys() | d_after.keys()) & self._rare_names
+        names -= self._own_names(target)
+        far = 1 << 60
+        dist = {n: min(d_before.get(n, far), d_after.get(n, far)) for n in names}
+        defs = self.defs
+        ordered = sorted(names, key=lambda n: (dist[n], len(defs[n]), n))
+        unit_file = self.unit_file
+        return [k for n in ordered for k in defs[n] if unit_file[k] != target]
+
+    def _own_names(self, target: int) -> set[str]:
+        return {n for k in self.by_file[target] for n in self.units[k].names}
+
+    def _skeleton_units(self, target: int) -> list[int]:
+        """Definition units of the files the target imports (shown as signatures), in path order."""
+        imported = sorted(self.pos[p] for p in self.graph.imports(self.files[target].path))
+        units = self.units
+        return [k for i in imported for k in self.by_file[i] if units[k].kind == "def"]
+
+    def _bm25(self, target: int, query: str) -> list[int]:
+        """Units by BM25 against the query's identifier tokens (the 64 rarest), best first, top 256."""
+        scores = self.bm25.scores_ids(self.bm25.term_ids(_TOKEN.findall(query.lower())))
         mine = self.by_file[target]
         if mine:
             scores[mine[0]:mine[-1] + 1] = 0.0
         hit = np.flatnonzero(scores > 0)
         order = hit[np.lexsort((hit, -scores[hit]))]
-        return [int(k) for k in order[:256]]
+        return order[:256].tolist()
 
     # ---- selection -------------------------------------------------------------------------------
     def _form(self, k: int, sig_only: bool, big: int) -> tuple[str, int]:
         """How unit ``k`` is shown and what it costs: whole, else (over ``big``) its skeleton/signature, else its
         header line. Cached: the same units come up for many targets of a repository."""
-        key = (k, sig_only, big)
-        hit = self._forms.get(key)
+        cache = self._form_cache(big)[sig_only]
+        hit = cache[k]
         if hit is None:
             text = self.signature(k) if sig_only else self.texts[k]
             c = self.cost(text)
@@ -154,7 +193,15 @@ class UnitIndex:
             if c > big:  # a skeleton too large as well: its header line alone
                 text = text.split("\n", 1)[0].rstrip() + f" {ELISION}"
                 c = self.cost(text)
-            hit = self._forms[key] = (text, c)
+            hit = cache[k] = (text, c)
+        return hit
+
+    def _form_cache(self, big: int) -> tuple[list, list]:
+        """Per budget (``big`` = a quarter of it): the full and the signature-only form of each unit, or None."""
+        hit = self._forms.get(big)
+        if hit is None:
+            n = len(self.units)
+            hit = self._forms[big] = ([None] * n, [None] * n)
         return hit
 
     def context(self, target: int, prefix: str, suffix: str, middle: str, max_cost: int,
@@ -166,48 +213,54 @@ class UnitIndex:
         if max_cost <= 0 or max_files <= 0:
             return []
         query = prefix + suffix
-        tf = self.files[target]
-        banned_files = {i for i, h in enumerate(self.file_hash) if h == self.file_hash[target]}
-        banned = {self.hashes[k] for k in self.by_file[target]}
+        banned_files = set(self.same_file[self.file_group[target]])
+        banned = {self.groups[k] for k in self.by_file[target]}
         mid = middle.strip()
         if mid:
-            banned.add(_norm_hash(mid))
-        stages: list[tuple[list[int], bool]] = []  # (unit ids, signatures only)
-        tokens = _IDENT.findall(query)
+            g = self._groups.get(_digest(" ".join(mid.split())))
+            if g is not None:
+                banned.add(g)
+        check_mid = len(mid) >= 32
+        stages: list[tuple[Callable[[], list[int]], bool]] = []  # (unit ids, lazily; signatures only)
         if self.mode == "units":
-            stages.append((self._import_defs(target, query), False))
-            stages.append((self._referenced_defs(target, prefix, suffix), False))
-            imported = sorted(self.pos[p] for p in self.graph.imports(tf.path))
-            stages.append(([k for i in imported for k in self.by_file[i] if self.units[k].kind == "def"], True))
-        stages.append((self._bm25(target, tokens), False))
+            stages.append((lambda: self._import_defs(target, query), False))
+            stages.append((lambda: self._referenced_defs(target, prefix, suffix), False))
+            stages.append((lambda: self._skeleton_units(target), True))
+        stages.append((lambda: self._bm25(target, query), False))
 
         chosen: dict[int, _Piece] = {}
         files_used: dict[int, int] = {}
         used = 0
         big = max_cost // 4
         rank = 0
-        for ids, sig_only in stages:
-            for k in ids:
-                u = self.units[k]
-                if max_cost - used < 16:
-                    break
-                if k in chosen or u.file in banned_files or self.hashes[k] in banned:
-                    continue
-                text, c = self._form(k, sig_only, big)
-                if used + c > max_cost or (len(mid) >= 32 and mid in text):
-                    continue
-                extra = 0 if u.file in files_used else self.sep_cost + self.cost(self.files[u.file].path) + 2
-                if u.file not in files_used and len(files_used) >= max_files:
-                    continue
-                piece = c + self._elision_cost  # an elision line may follow it
-                if used + extra + piece > max_cost:
-                    continue
-                used += extra + piece
-                files_used.setdefault(u.file, rank)
-                chosen[k] = _Piece(k, text, rank)
-                rank += 1
+        unit_file, groups, elision = self.unit_file, self.groups, self._elision_cost
+        form_cache = self._form_cache(big)
+        for ids_of, sig_only in stages:
             if max_cost - used < 16:
                 break
+            forms = form_cache[sig_only]
+            for k in ids_of():
+                if max_cost - used < 16:
+                    break
+                file = unit_file[k]
+                if k in chosen or file in banned_files or groups[k] in banned:
+                    continue
+                text, c = forms[k] or self._form(k, sig_only, big)
+                piece = c + elision  # an elision line may follow it
+                if used + piece > max_cost:
+                    continue
+                if file in files_used:
+                    extra = 0
+                elif len(files_used) >= max_files:
+                    continue
+                else:
+                    extra = self.path_cost[file]
+                if used + extra + piece > max_cost or (check_mid and mid in text):
+                    continue
+                used += extra + piece
+                files_used.setdefault(file, rank)
+                chosen[k] = _Piece(k, text, rank)
+                rank += 1
         return self._render(chosen, files_used)
 
     def _render(self, chosen: dict[int, _Piece], files_used: dict[int, int]) -> list[tuple[str, str]]:
