@@ -29,6 +29,7 @@ Per language of the target file:
 from __future__ import annotations
 
 import argparse
+import bisect
 import random
 import re
 import time
@@ -70,7 +71,7 @@ def metrics(rows: list[dict], records_by_mode: dict[str, list[dict]], seed: int)
     """Per (language, mode): [def hits, def total, xfile hits, xfile total, context chars, samples, def hits and
     total where the import statement is outside the middle]."""
     from codeflow.fim.format import parse_repo
-    from codeflow.fim.imports import ImportGraph, imported_names
+    from codeflow.fim.imports import ImportGraph, import_spans, imported_names
     from codeflow.fim.units import regex_names
 
     by_path = {r["path"]: r for r in rows}
@@ -83,9 +84,25 @@ def metrics(rows: list[dict], records_by_mode: dict[str, list[dict]], seed: int)
     out: dict[tuple[str, str], list[float]] = defaultdict(lambda: [0, 0, 0, 0, 0, 0, 0, 0])
     paths = sorted(by_path)
 
+    spans = {r["path"]: import_spans(r["content"], r["language"]) for r in rows}
+
+    def used_in_middle(rec: dict) -> set[str]:
+        """Identifiers of the middle outside import statements: a name whose import line *is* the middle is
+        imported there, not used (and no retriever that sees only prefix and suffix can know it)."""
+        ss = spans[rec["path"]]
+        starts = [s for s, _ in ss]
+        off = len(rec["prefix"])
+        out = set()
+        for m in IDENT.finditer(rec["middle"]):
+            pos = off + m.start()
+            k = bisect.bisect_right(starts, pos) - 1
+            if k < 0 or pos >= ss[k][1]:
+                out.add(m.group())
+        return out
+
     def score(lang: str, mode: str, rec: dict, context_text: str) -> None:
         row = by_path[rec["path"]]
-        mid_ids = set(IDENT.findall(rec["middle"]))
+        mid_ids = used_in_middle(rec)
         mine = defined[rec["path"]]
         gt_defs = {n for mod, n in imported_names(row["content"], row["language"])
                    if n in mid_ids and def_count[n] - (n in mine) > 0

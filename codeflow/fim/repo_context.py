@@ -132,6 +132,8 @@ class UnitIndex:
         out: list[int] = []
         for mod, name in imported_names(query, f.language):
             found = self.graph.resolve(mod, f.path, f.language)
+            if not found:
+                continue  # a module outside the repository (the standard library, a dependency)
             defs = self.defs.get(name, [])
             local = [k for k in defs if self.files[self.unit_file[k]].path in found]
             if not local and len(defs) <= MAX_DEFS_PER_NAME:
