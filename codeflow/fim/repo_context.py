@@ -27,6 +27,7 @@ import hashlib
 import re
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from functools import lru_cache
 
 import numpy as np
 
@@ -51,8 +52,37 @@ class _Piece:
     rank: int
 
 
+@lru_cache(maxsize=4)
+def token_counter(tokenizer_url: str) -> Callable[[str], int]:
+    """The token count of a text under a tokenizer (``tokenizer.json`` or its folder, as the trainer saves it with
+    ``codeflow.model.tokenizer``), loaded once per process (Spark and datatrove workers load it themselves)."""
+    from codeflow.model.tokenizer import load_tokenizer
+
+    tok = load_tokenizer(tokenizer_url)
+
+    def count(text: str) -> int:
+        return len(tok.encode(text, add_special_tokens=False).ids)
+
+    return count
+
+
 class UnitIndex:
     """Units, their BM25 index and the definition index of one repository; ``context`` per target."""
+
+    budget: int = 0  # the context budget ``for_config`` read from a FimConfig (characters or tokens)
+
+    @classmethod
+    def for_config(cls, files: Sequence[RepoFile], cfg) -> UnitIndex:
+        """The index a ``FimConfig`` asks for: tokens of ``cfg.context_tokenizer`` under ``max_context_tokens``
+        when a tokenizer is given, else characters under ``max_context_chars``."""
+        if cfg.context_tokenizer:
+            cost = token_counter(cfg.context_tokenizer)
+            index = cls(files, cost=cost, file_sep_cost=cost(cfg.tokens.file_sep), mode=cfg.context)
+            index.budget = cfg.max_context_tokens
+        else:
+            index = cls(files, file_sep_cost=len(cfg.tokens.file_sep), mode=cfg.context)
+            index.budget = cfg.max_context_chars
+        return index
 
     def __init__(self, files: Sequence[RepoFile], cost: Callable[[str], int] = len, file_sep_cost: int = 11,
                  mode: str = "units") -> None:

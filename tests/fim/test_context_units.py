@@ -181,3 +181,27 @@ def test_units_cover_definitions_and_keep_file_order() -> None:
     windows, none = file_units(0, "line one\n" * 100, None)
     assert none is None and len(windows) == 3 and windows[1].start == windows[0].end
     assert windows[-1].end == len("line one\n" * 100)
+
+
+def test_context_budget_in_tokens_of_the_trainer_tokenizer(tmp_path) -> None:
+    """With a tokenizer the budget counts its tokens: every context fits ``max_context_tokens`` of them and holds
+    more characters than a character budget of the same number would allow."""
+    from codeflow.model.tokenizer import load_tokenizer, save_tokenizer, train_tokenizer
+
+    rows = sample_rows()
+    tok = train_tokenizer([r["content"] for r in rows], vocab_size=600)
+    save_tokenizer(tok, str(tmp_path / "tok"), ["sample"], len(rows), 0)
+    tok = load_tokenizer(str(tmp_path / "tok"))
+    budget = 1500
+    cfg = FimConfig(level="repo", fim_rate=1.0, context_tokenizer=str(tmp_path / "tok"), max_context_tokens=budget)
+    res = FimStage(cfg).process(table(rows), "u")
+    assert res.kept.num_rows == len(rows)
+    widest = 0
+    for rec in res.kept.to_pylist():
+        ctx = parse_repo(rec["text"]).context
+        rendered = "".join(f"{cfg.tokens.file_sep}{p}\n{c}\n" for p, c in ctx)
+        assert len(tok.encode(rendered, add_special_tokens=False).ids) <= budget
+        widest = max(widest, len(rendered))
+    assert widest > budget  # characters beyond the token budget: it is not counting characters
+    with pytest.raises(ValueError, match="tokenizer"):
+        FimConfig(level="repo", context="files", context_tokenizer=str(tmp_path / "tok"))
