@@ -25,6 +25,7 @@ import posixpath
 import re
 from collections import defaultdict
 from collections.abc import Iterable
+from functools import lru_cache
 
 _PATTERNS: dict[str, list[re.Pattern[str]]] = {
     "python": [re.compile(r"^\s*import\s+([\w.]+(?:\s*,\s*[\w.]+)*)", re.M)],  # + ``from`` in import_strings
@@ -244,7 +245,6 @@ _JS_IMPORT = re.compile(r"""\b(?:import|export)\s+(?:type\s+)?([\w$\s{},*]*?)\s*
 _RUST_USE = re.compile(r"^\s*(?:pub(?:\([^)]*\))?\s+)?use\s+([\w:]+?)(?:::\{([^}]*)\}|::(\w+))?(?:\s+as\s+\w+)?\s*;",
                        re.M)
 _GO_PACKAGE = re.compile(r"^package\s+(\w+)", re.M)
-_GO_SELECTOR = re.compile(r"\b(\w+)\.([A-Z]\w*)")
 _GO_IMPORT = re.compile(r"""^\s*(?:([\w.]+)\s+)?"([^"]+)"\s*(?://[^\n]*)?$""", re.M)
 
 
@@ -317,12 +317,19 @@ def imported_names(content: str, language: str | None) -> list[tuple[str, str]]:
                 mod, _, name = path.rpartition("::")
                 out.append((mod, name))
     elif lang == "go":
+        # the standard library (no dot in the first segment) never resolves into the repository: skip it
         pkgs = {alias or path.rstrip("/").rsplit("/", 1)[-1]: path for alias, path in _go_imports(content)
-                if alias not in ("_", ".")}
-        seen: set[tuple[str, str]] = set()
-        for m in _GO_SELECTOR.finditer(content):  # one pass over the file for every imported package
-            path = pkgs.get(m.group(1))
-            if path is not None and (path, m.group(2)) not in seen:
-                seen.add((path, m.group(2)))
-                out.append((path, m.group(2)))
+                if alias not in ("_", ".") and "." in path.split("/", 1)[0]}
+        found: dict[tuple[str, str], None] = {}
+        for pkg in sorted(pkgs):  # a literal prefix per package: the regex engine jumps between hits
+            for m in _go_selector(pkg).finditer(content):
+                if m.start() == 0 or not (content[m.start() - 1].isalnum() or content[m.start() - 1] in "_."):
+                    found[(pkgs[pkg], m.group(1))] = None
+        out.extend(found)
     return out
+
+
+@lru_cache(maxsize=1024)
+def _go_selector(package: str) -> re.Pattern[str]:
+    """``pkg.Name`` selectors of one package name (exported names start upper case)."""
+    return re.compile(re.escape(package) + r"\.([A-Z]\w*)")

@@ -33,7 +33,7 @@ import numpy as np
 
 from codeflow.fim.context import BM25Index, RepoFile
 from codeflow.fim.imports import ImportGraph, imported_names
-from codeflow.fim.units import ELISION, Unit, file_units
+from codeflow.fim.units import ELISION, Unit, file_units, outline_units
 
 _IDENT = re.compile(r"[A-Za-z_$][\w$]*")
 _TOKEN = re.compile(r"[a-z_][a-z0-9_]+")  # on lowercased text: ``identifier_tokens`` in one C call
@@ -85,7 +85,7 @@ class UnitIndex:
         return index
 
     def __init__(self, files: Sequence[RepoFile], cost: Callable[[str], int] = len, file_sep_cost: int = 11,
-                 mode: str = "units") -> None:
+                 mode: str = "units", splitter: str = "outline") -> None:
         if mode not in ("units", "units_bm25"):
             raise ValueError(f"unknown unit context mode {mode!r}")
         self.files, self.cost, self.sep_cost, self.mode = files, cost, file_sep_cost, mode
@@ -94,7 +94,10 @@ class UnitIndex:
         self.trees: dict[int, object] = {}
         for i, f in enumerate(files):
             start = len(self.units)
-            units, tree = file_units(i, f.content, f.language)
+            if splitter == "ast":
+                units, tree = file_units(i, f.content, f.language)
+            else:
+                units, tree = outline_units(i, f.content, f.language), None
             self.units.extend(units)
             if tree is not None:
                 self.trees[i] = tree
@@ -207,6 +210,9 @@ class UnitIndex:
         if mine:
             scores[mine[0]:mine[-1] + 1] = 0.0
         hit = np.flatnonzero(scores > 0)
+        if len(hit) > 256:  # the 256 best (ties at the cut by index), without sorting every hit
+            cut = np.partition(scores[hit], len(hit) - 256)[len(hit) - 256]
+            hit = hit[scores[hit] >= cut]
         order = hit[np.lexsort((hit, -scores[hit]))]
         return order[:256].tolist()
 
@@ -297,21 +303,22 @@ class UnitIndex:
 
     def _render(self, chosen: dict[int, _Piece], files_used: dict[int, int]) -> list[tuple[str, str]]:
         out = []
-        per_file: dict[int, list[_Piece]] = {}
-        for p in chosen.values():
-            per_file.setdefault(self.units[p.unit].file, []).append(p)
+        per_file: dict[int, list[int]] = {}
+        unit_file = self.unit_file
+        for k in chosen:
+            per_file.setdefault(unit_file[k], []).append(k)
+        units = self.units
         for i in sorted(files_used, key=lambda i: (-files_used[i], i)):  # least relevant first
-            pieces = sorted(per_file[i], key=lambda p: (self.units[p.unit].start, self.units[p.unit].end))
+            content = self.files[i].content
             parts: list[str] = []
             prev_end: int | None = None
-            for n, p in enumerate(pieces):
-                u = self.units[p.unit]
+            for n, k in enumerate(sorted(per_file[i])):  # unit ids of a file follow file order
+                u = units[k]
                 if n:
-                    gap = self.files[i].content[prev_end:u.start] if prev_end is not None else "x"
-                    contiguous = u.skeleton is None and prev_end is not None and u.start >= prev_end and \
-                        len(gap) <= 3 and not gap.strip()
-                    parts.append(gap if contiguous else f"\n{ELISION}\n")
-                parts.append(p.text)
+                    contiguous = u.skeleton is None and prev_end is not None and 0 <= u.start - prev_end <= 3 \
+                        and not content[prev_end:u.start].strip()
+                    parts.append(content[prev_end:u.start] if contiguous else f"\n{ELISION}\n")
+                parts.append(chosen[k].text)
                 prev_end = u.end if u.skeleton is None else None
             out.append((self.files[i].path, "".join(parts)))
         return out

@@ -99,8 +99,8 @@ def test_import_resolution_and_imported_names() -> None:
         ("./x.js", "D"), ("./x.js", "A"), ("./x.js", "B")]
     assert imported_names("use crate::a::{B, self};\nuse super::d::E;", "rust") == [
         ("crate::a", "B"), ("super::d", "E")]
-    assert imported_names('import (\n\tf "fmt"\n)\nfunc x() { f.Println(); f.Println() }', "go") == [
-        ("fmt", "Println")]
+    assert imported_names('import (\n\tf "example.com/m/fmtx"\n\t"os"\n)\nfunc x() { f.Println(); f.Println(); '
+                          'os.Exit(1); xf.Bad() }', "go") == [("example.com/m/fmtx", "Println")]  # no stdlib
 
 
 def test_definition_in_a_file_larger_than_the_budget_arrives_as_a_unit() -> None:
