@@ -33,11 +33,13 @@ import numpy as np
 
 from codeflow.fim.context import BM25Index, RepoFile
 from codeflow.fim.imports import ImportGraph, imported_names
-from codeflow.fim.units import ELISION, Unit, file_units, outline_units
+from codeflow.fim.units import ELISION, PREAMBLE, Unit, file_units, outline_units
 
 _IDENT = re.compile(r"[A-Za-z_$][\w$]*")
+_CODE_LINE = re.compile(r"^[ \t]*(?!" + PREAMBLE.pattern.replace("\n", "") + r")\S", re.M)
 _TOKEN = re.compile(r"[a-z_][a-z0-9_]+")  # on lowercased text: ``identifier_tokens`` in one C call
 NEAR_CHARS = 6000  # referenced names are looked for this far before and after the hole
+SKELETON_SHARE = 0.25  # import skeletons come before referenced names up to this share of the budget
 MAX_DEFS_PER_NAME = 3  # a name defined in more places than this (``__init__``, ``String``) is too ambiguous
 
 
@@ -156,8 +158,10 @@ class UnitIndex:
         if u.skeleton is not None:
             return u.skeleton
         text = self.texts[k]
-        first, nl, _ = text.partition("\n")
-        return f"{first} {ELISION}" if nl else first
+        m = _CODE_LINE.search(text)  # the declaration: past doc comments, decorators and annotations
+        start = m.start() if m else 0
+        end = text.find("\n", start)
+        return text[start:] if end < 0 else f"{text[start:end]} {ELISION}"
 
     # ---- candidates ------------------------------------------------------------------------------
     def _import_defs(self, target: int, query: str) -> list[int]:
@@ -174,14 +178,13 @@ class UnitIndex:
             out.extend(k for k in local[:MAX_DEFS_PER_NAME] if self.unit_file[k] != target)
         return out
 
-    def _referenced_defs(self, target: int, prefix: str, suffix: str) -> list[int]:
+    def _referenced_defs(self, target: int, before: list[str], after: list[str]) -> list[int]:
         """Definitions of names the target uses and does not define, nearest to the hole first (what is used
         next to the cut is what the middle most likely uses too), then fewer definitions first.
 
-        Distances count identifier tokens from the hole; only names defined in 1..``MAX_DEFS_PER_NAME`` places
-        are looked at, found by set intersection before any per-name work."""
-        before = _IDENT.findall(prefix, max(0, len(prefix) - NEAR_CHARS))  # a window around the hole
-        after = _IDENT.findall(suffix, 0, NEAR_CHARS)
+        ``before`` / ``after``: the identifiers of the window before and after the hole. Distances count
+        identifier tokens from the hole; only names defined in 1..``MAX_DEFS_PER_NAME`` places are looked at,
+        found by set intersection before any per-name work."""
         # the last occurrence wins in a dict: the one nearest to the hole
         d_before = dict(zip(before, range(len(before), 0, -1), strict=False))
         d_after = dict(zip(reversed(after), range(len(after) - 1, -1, -1), strict=False))
@@ -203,9 +206,12 @@ class UnitIndex:
         units = self.units
         return [k for i in imported for k in self.by_file[i] if units[k].kind == "def"]
 
-    def _bm25(self, target: int, query: str) -> list[int]:
-        """Units by BM25 against the query's identifier tokens (the 64 rarest), best first, top 256."""
-        scores = self.bm25.scores_ids(self.bm25.term_ids(_TOKEN.findall(query.lower())))
+    def _bm25(self, target: int, before: list[str], after: list[str]) -> list[int]:
+        """Units by BM25 against the identifiers of the window around the hole (the 64 rarest), best first, top
+        256. The window, not the whole file: what surrounds the hole is what the middle is about, and the cost
+        stays flat on large files."""
+        terms = {t.lower() for t in set(before).union(after) if len(t) >= 2}
+        scores = self.bm25.scores_ids(self.bm25.term_ids(terms))
         mine = self.by_file[target]
         if mine:
             scores[mine[0]:mine[-1] + 1] = 0.0
@@ -259,12 +265,17 @@ class UnitIndex:
             if g is not None:
                 banned.add(g)
         check_mid = len(mid) >= 32
-        stages: list[tuple[Callable[[], list[int]], bool]] = []  # (unit ids, lazily; signatures only)
+        before = _IDENT.findall(prefix, max(0, len(prefix) - NEAR_CHARS))  # the identifiers around the hole
+        after = _IDENT.findall(suffix, 0, NEAR_CHARS)
+        # (unit ids, lazily; signatures only; the share of the budget the stage may fill up to)
+        stages: list[tuple[Callable[[], list[int]], bool, float]] = []
         if self.mode == "units":
-            stages.append((lambda: self._import_defs(target, query), False))
-            stages.append((lambda: self._referenced_defs(target, prefix, suffix), False))
-            stages.append((lambda: self._skeleton_units(target), True))
-        stages.append((lambda: self._bm25(target, query), False))
+            skeletons = lru_cache(maxsize=1)(lambda: self._skeleton_units(target))
+            stages.append((lambda: self._import_defs(target, query), False, 1.0))
+            stages.append((skeletons, True, SKELETON_SHARE))  # the imported API, before it is crowded out
+            stages.append((lambda: self._referenced_defs(target, before, after), False, 1.0))
+            stages.append((skeletons, True, 1.0))
+        stages.append((lambda: self._bm25(target, before, after), False, 1.0))
 
         chosen: dict[int, _Piece] = {}
         files_used: dict[int, int] = {}
@@ -273,12 +284,13 @@ class UnitIndex:
         rank = 0
         unit_file, groups, elision = self.unit_file, self.groups, self._elision_cost
         form_cache = self._form_cache(big)
-        for ids_of, sig_only in stages:
+        for ids_of, sig_only, share in stages:
             if max_cost - used < 16:
                 break
             forms = form_cache[sig_only]
+            limit = max_cost * share
             for k in ids_of():
-                if max_cost - used < 16:
+                if max_cost - used < 16 or used >= limit:
                     break
                 file = unit_file[k]
                 if k in chosen or file in banned_files or groups[k] in banned:

@@ -211,10 +211,11 @@ def file_units(file: int, text: str, language: str | None,
 # layout already says: a definition starts on a line at its block's indentation and runs to the next such line.
 
 _CLOSER = r"(?![}\])]|else\b|elif\b|except\b|finally\b|catch\b|end\b|\*/)"
-_PREAMBLE = re.compile(r"#\[|#(?!\s*(?:include|define|if|ifdef|ifndef|endif|else|elif|pragma|undef|import)\b)|//|/\*|"
-                       r"\*|@|<!--")
+PREAMBLE = re.compile(  # comment, decorator and annotation line starts: they belong to the next definition
+    r"#\[|#(?!\s*(?:include|define|if|ifdef|ifndef|endif|else|elif|pragma|undef|import)\b)|//|/\*|"
+    r"\*|@|<!--")
 _LINE_CODE = re.compile(r"[ \t]*\S")  # a line's first visible character
-_DECL_NL = re.compile(r"\n[ \t]*(?!" + _PREAMBLE.pattern.replace("\n", "") + r")\S")  # next code line
+_DECL_NL = re.compile(r"\n[ \t]*(?!" + PREAMBLE.pattern.replace("\n", "") + r")\S")  # next code line
 _MEMBER_NAME = re.compile(r"[^=(;:{\n]*?([A-Za-z_$][\w$]*)\s*(?:<[^>\n]*>\s*)?[(=;:{]")
 _STATEMENT_WORDS = frozenset({"return", "if", "for", "while", "switch", "case", "throw", "new", "else", "do", "try",
                               "yield", "await", "break", "continue", "goto", "defer", "go", "select", "assert",
@@ -316,7 +317,7 @@ class _Outliner:
         pending: int | None = None
         for i, st in enumerate(starts):
             en = starts[i + 1] if i + 1 < len(starts) else e
-            if i + 1 < len(starts) and _PREAMBLE.match(self.text, st + len(indent)):
+            if i + 1 < len(starts) and PREAMBLE.match(self.text, st + len(indent)):
                 pending = st if pending is None else pending
                 continue
             out.append((pending if pending is not None else st, en))
@@ -368,7 +369,7 @@ class _Outliner:
         not a comment / decorator / annotation."""
         text = self.text
         m = _LINE_CODE.match(text, bs)
-        if m is None or _PREAMBLE.match(text, m.end() - 1):
+        if m is None or PREAMBLE.match(text, m.end() - 1):
             m = _DECL_NL.search(text, bs, be)
             if m is None:
                 return bs, be
