@@ -25,7 +25,7 @@ from __future__ import annotations
 
 import hashlib
 import re
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from functools import lru_cache
 
@@ -38,8 +38,9 @@ from codeflow.fim.units import ELISION, PREAMBLE, Unit, file_units, outline_unit
 _IDENT = re.compile(r"[A-Za-z_$][\w$]*")
 _CODE_LINE = re.compile(r"^[ \t]*(?!" + PREAMBLE.pattern.replace("\n", "") + r")\S", re.M)
 _TOKEN = re.compile(r"[a-z_][a-z0-9_]+")  # on lowercased text: ``identifier_tokens`` in one C call
-NEAR_CHARS = 6000  # referenced names are looked for this far before and after the hole
+NEAR_CHARS = 3000  # referenced names are looked for this far before and after the hole
 SKELETON_SHARE = 0.25  # import skeletons come before referenced names up to this share of the budget
+BM25_TOP = 96  # BM25 fills what is left of the budget: its best units are plenty, the tail rarely fits
 MAX_DEFS_PER_NAME = 3  # a name defined in more places than this (``__init__``, ``String``) is too ambiguous
 
 
@@ -207,20 +208,21 @@ class UnitIndex:
         return [k for i in imported for k in self.by_file[i] if units[k].kind == "def"]
 
     def _bm25(self, target: int, before: list[str], after: list[str]) -> list[int]:
-        """Units by BM25 against the identifiers of the window around the hole (the 64 rarest), best first, top
-        256. The window, not the whole file: what surrounds the hole is what the middle is about, and the cost
-        stays flat on large files."""
+        """Units by BM25 against the identifiers of the window around the hole (the 64 rarest), the best
+        ``BM25_TOP`` first. The window, not the whole file: what surrounds the hole is what the middle is about,
+        and the cost stays flat on large files."""
         terms = {t.lower() for t in set(before).union(after) if len(t) >= 2}
         scores = self.bm25.scores_ids(self.bm25.term_ids(terms))
         mine = self.by_file[target]
         if mine:
             scores[mine[0]:mine[-1] + 1] = 0.0
         hit = np.flatnonzero(scores > 0)
-        if len(hit) > 256:  # the 256 best (ties at the cut by index), without sorting every hit
-            cut = np.partition(scores[hit], len(hit) - 256)[len(hit) - 256]
+        top = BM25_TOP
+        if len(hit) > top:  # the best (ties at the cut by index), without sorting every hit
+            cut = np.partition(scores[hit], len(hit) - top)[len(hit) - top]
             hit = hit[scores[hit] >= cut]
         order = hit[np.lexsort((hit, -scores[hit]))]
-        return order[:256].tolist()
+        return order[:top].tolist()
 
     # ---- selection -------------------------------------------------------------------------------
     def _form(self, k: int, sig_only: bool, big: int) -> tuple[str, int]:
@@ -268,13 +270,19 @@ class UnitIndex:
         before = _IDENT.findall(prefix, max(0, len(prefix) - NEAR_CHARS))  # the identifiers around the hole
         after = _IDENT.findall(suffix, 0, NEAR_CHARS)
         # (unit ids, lazily; signatures only; the share of the budget the stage may fill up to)
-        stages: list[tuple[Callable[[], list[int]], bool, float]] = []
+        stages: list[tuple[Callable[[], Iterable[int]], bool, float]] = []
         if self.mode == "units":
-            skeletons = lru_cache(maxsize=1)(lambda: self._skeleton_units(target))
+            skeletons: list[Iterator[int]] = []  # one iterator for both skeleton stages: the second resumes
+
+            def skeleton_iter() -> Iterator[int]:
+                if not skeletons:
+                    skeletons.append(iter(self._skeleton_units(target)))
+                return skeletons[0]
+
             stages.append((lambda: self._import_defs(target, query), False, 1.0))
-            stages.append((skeletons, True, SKELETON_SHARE))  # the imported API, before it is crowded out
+            stages.append((skeleton_iter, True, SKELETON_SHARE))  # the imported API, before it is crowded out
             stages.append((lambda: self._referenced_defs(target, before, after), False, 1.0))
-            stages.append((skeletons, True, 1.0))
+            stages.append((skeleton_iter, True, 1.0))
         stages.append((lambda: self._bm25(target, before, after), False, 1.0))
 
         chosen: dict[int, _Piece] = {}
@@ -289,9 +297,9 @@ class UnitIndex:
                 break
             forms = form_cache[sig_only]
             limit = max_cost * share
+            if used >= limit:
+                continue
             for k in ids_of():
-                if max_cost - used < 16 or used >= limit:
-                    break
                 file = unit_file[k]
                 if k in chosen or file in banned_files or groups[k] in banned:
                     continue
@@ -311,6 +319,8 @@ class UnitIndex:
                 files_used.setdefault(file, rank)
                 chosen[k] = _Piece(k, text, rank)
                 rank += 1
+                if used >= limit or max_cost - used < 16:
+                    break  # checked after taking a unit: a resumed iterator loses nothing
         return self._render(chosen, files_used)
 
     def _render(self, chosen: dict[int, _Piece], files_used: dict[int, int]) -> list[tuple[str, str]]:

@@ -252,7 +252,7 @@ def _member_name(line: str) -> list[str]:
 
 _TYPE_HEADER = re.compile(r"\b(?:class|struct|interface|enum|impl|trait|object|record|type|namespace|module|union)\b")
 _PY_ATTR = re.compile(r"\s*([A-Za-z_]\w*)\s*(?::[^=\n]*)?=(?!=)")
-_PY_STRING = re.compile(r"(?s)[rbuRBU]{0,2}(\"\"\"|\'\'\').*?\1")
+_PY_STRING = re.compile(r"(\"\"\"|\'\'\')[\s\S]*?\1")  # triple-quoted strings (a quote first: fast to scan)
 _DOCSTRING = re.compile(r"([ \t]*)((?:\"\"\"|\'\'\')[\s\S]*?(?:\"\"\"|\'\'\'))")
 _HEADER_END = re.compile(r"(?:[{:]|=>)[ \t]*(?:(?://|#)[^\n]*)?$", re.M)
 _FIRST_IDENT = re.compile(r"\s*([A-Za-z_]\w*)")
