@@ -9,7 +9,7 @@ work for snapshots that do not build. An import string is reduced to a slash pat
 - Python ``a.b`` / ``.b`` / ``from a import b`` -> ``a/b.py`` or ``a/b/__init__.py`` by path suffix (so ``src/``
   layouts resolve), dropping a trailing name (``a.b.Class`` -> ``a/b.py``);
 - JS/TS relative specifiers by path without extension (``./errors.js`` in TypeScript -> ``errors.ts``), or the
-  folder's ``index``;
+  folder's ``index``; a bare specifier (``react``) is a package and resolves to nothing;
 - Java/Kotlin/Scala ``a.b.C`` -> ``a/b/C.*`` by suffix (``src/main/java/a/b/C.java``);
 - Go: a package is a folder. A path under the module path of a ``go.mod`` maps to that folder; otherwise the
   longest suffix of the import path that is a folder of the repo; otherwise (no ``go.mod`` in view) the files
@@ -166,6 +166,8 @@ class PathIndex:
                 found = self._go(imp)
             elif lang == "c":
                 found = self._c(imp, importer)
+            elif lang == "javascript" and not imp.startswith((".", "/")):
+                found = set()  # a package (``react``, ``ky``): node_modules, not this repository's files
             else:
                 found = self._generic(_normalize(imp, importer, lang))
             hits = self._memo[key] = frozenset(p for p in found if p != importer)
