@@ -41,6 +41,7 @@ _TOKEN = re.compile(r"[a-z_][a-z0-9_]+")  # on lowercased text: ``identifier_tok
 NEAR_CHARS = 3000  # referenced names are looked for this far before and after the hole
 SKELETON_SHARE = 0.25  # import skeletons come before referenced names up to this share of the budget
 BM25_TOP = 96  # BM25 fills what is left of the budget: its best units are plenty, the tail rarely fits
+MAX_MISSES = 32  # a stage stops after this many units in a row too large for what is left of the budget
 MAX_DEFS_PER_NAME = 3  # a name defined in more places than this (``__init__``, ``String``) is too ambiguous
 
 
@@ -299,6 +300,7 @@ class UnitIndex:
             limit = max_cost * share
             if used >= limit:
                 continue
+            misses = 0
             for k in ids_of():
                 file = unit_file[k]
                 if k in chosen or file in banned_files or groups[k] in banned:
@@ -306,6 +308,9 @@ class UnitIndex:
                 text, c = forms[k] or self._form(k, sig_only, big)
                 piece = c + elision  # an elision line may follow it
                 if used + piece > max_cost:
+                    misses += 1
+                    if misses >= MAX_MISSES:
+                        break  # a nearly full budget: lower-ranked units of this stage rarely fit either
                     continue
                 if file in files_used:
                     extra = 0

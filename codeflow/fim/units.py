@@ -44,7 +44,7 @@ class Unit:
 
 
 # The same two patterns with a literal newline for ``^`` (run on "\n" + text): much faster to scan.
-_DEF_NL = re.compile("\n" + DEF_NAME.pattern[1:])
+_DEF_NL = re.compile(r"\n[ \t]*(?=[a-z#])" + DEF_NAME.pattern[len(r"^[ \t]*"):])  # every keyword: [a-z#]
 _ASSIGN_NL = re.compile("\n" + _ASSIGN.pattern[1:])
 
 
