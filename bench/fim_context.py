@@ -12,11 +12,12 @@ each context mode of ``FimStage``, in the same run:
 Per language of the target file:
 
 - **def recall**: names the file imports explicitly (``imported_names``) from a module that resolves to a file of
-  the repo, that the middle uses and that another file of the repo defines (keyword regex ``units.DEF_NAME``);
-  a hit when the context holds a definition of it;
-- **xfile recall**: every identifier of the middle that the target file does not define and another file of the
-  repo does (same regex), imported or not (Go same-package names, Java same-package classes, methods called
-  on objects); a hit when the context holds a definition of it;
+  the repo, that the middle *uses* and that another file of the repo defines (keyword regex ``units.DEF_NAME``);
+  a hit when the context holds a definition of it. An occurrence inside an import statement
+  (``imports.import_spans``) is not a use: a middle that *is* the import block only imports the names;
+- **xfile recall**: every identifier the middle uses (same rule) that the target file does not define and
+  another file of the repo does (same regex), imported or not (Go same-package names, Java same-package classes,
+  methods called on objects); a hit when the context holds a definition of it;
 - **def recall, import visible**: the same, only names whose import statement is outside the middle (a
   retriever that sees prefix and suffix only cannot know the others);
 - **ctx tok**: context tokens per sample (characters / 4; no tokenizer is loaded);
