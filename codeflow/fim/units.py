@@ -254,7 +254,7 @@ _TYPE_HEADER = re.compile(r"\b(?:class|struct|interface|enum|impl|trait|object|r
 _PY_ATTR = re.compile(r"\s*([A-Za-z_]\w*)\s*(?::[^=\n]*)?=(?!=)")
 _PY_STRING = re.compile(r"(\"\"\"|\'\'\')[\s\S]*?\1")  # triple-quoted strings (a quote first: fast to scan)
 _DOCSTRING = re.compile(r"([ \t]*)((?:\"\"\"|\'\'\')[\s\S]*?(?:\"\"\"|\'\'\'))")
-_HEADER_END = re.compile(r"(?:[{:]|=>)[ \t]*(?:(?://|#)[^\n]*)?$", re.M)
+_HEADER_END = re.compile(r"(?:[{:]|=>)[ \t]*(?:(?://|#)[^\n]*)?\r?$", re.M)
 _FIRST_IDENT = re.compile(r"\s*([A-Za-z_]\w*)")
 
 
