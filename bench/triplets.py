@@ -20,6 +20,14 @@ Targets (issue 6): >= 10x PyDriller and >= 0.5x git log -p.
 
     python bench/triplets.py --repo /path/to/a/repo/with/1000+/commits     # e.g. a mirror of pallets/flask
 
+``--report REPO...`` measures training value instead of speed (issue 20), default options: the share of triplets
+within ``--max-tokens`` (counted with ``--tokenizer`` when given), median / max tokens against the anchor of the
+same triplets in the previous whole-file layout, tokens before ``<|commit_patch|>``, the start -> triplet yield,
+and endpoints shared by two triplets; every stored text is re-checked as a projection of the row's full files.
+
+    python bench/triplets.py --report /tmp/attrs.git /tmp/javapoet.git --per-repo 32 --tokenizer lake/tokenizer
+    python bench/triplets.py --report REPO... --train-tokenizer /tmp/tok    # a 32k BPE on the repos' own code
+
 Needs the ``bench`` extra (pydriller).
 """
 
@@ -108,14 +116,128 @@ def ours_stage(repo_path: str, per_repo: int) -> tuple[int, int, Clock]:
     return int(res.stats["commits_scanned"]), res.kept.num_rows, c
 
 
+def _whole_file_tokens(row: dict, counter) -> int:
+    """Tokens of the same triplet in the previous layout (whole files before and after, context whole): the
+    anchor the report compares the budgeted text with."""
+    from codeflow.commits.assemble import render_text
+
+    whole = [(f["path"], f["content"] + "\n") for f in row["files_old"]], \
+        [(f["path"], f["content"] + "\n") for f in row["files_new"]]
+    ctx = [(f["path"], f["content"] + "\n") for f in row["context_files"]]
+    return counter.count(render_text(row["repo"], ctx, whole[0], row["messages"], row["patch"], whole[1]))
+
+
+CODE_EXTS = (".py", ".go", ".java", ".rs", ".ts", ".js", ".md", ".toml", ".yml", ".rst")
+
+
+def train_code_tokenizer(repos: list[str], out: str, vocab: int = 32768) -> str:
+    """A byte-level BPE trained with the trainer's recipe (``codeflow.model.tokenizer``) on the HEAD files of
+    ``repos`` (code and docs under 200 kB): a stand-in for the trainer's tokenizer when none is at hand."""
+    import pygit2
+
+    from codeflow.model.tokenizer import save_tokenizer, train_tokenizer
+
+    def walk(tree, prefix=""):
+        for e in tree:
+            if e.type_str == "tree":
+                yield from walk(e, prefix + e.name + "/")
+            elif e.type_str == "blob" and e.size < 200_000 and e.name.endswith(CODE_EXTS):
+                yield e
+
+    texts = []
+    for path in repos:
+        for blob in walk(pygit2.Repository(path).head.peel().tree):
+            try:
+                texts.append(blob.data.decode())
+            except UnicodeDecodeError:
+                continue
+    tok = train_tokenizer(texts, vocab)
+    save_tokenizer(tok, out, trained_on=repos, sample_docs=len(texts), sample_bytes=sum(map(len, texts)))
+    return out
+
+
+def report(repos: list[str], per_repo: int, max_tokens: int, tokenizer: str | None, seed: int) -> int:
+    """Training-value figures per repository, default options: share of triplets within the token budget,
+    median and max tokens (and the whole-file layout's median for the same triplets, the anchor), the
+    start -> triplet yield, shared endpoints, and the patch position (tokens before ``<|commit_patch|>``)."""
+    import statistics
+
+    from codeflow.commits.budget import counter_for
+    from codeflow.commits.config import TripletConfig
+    from codeflow.commits.stage import TripletStage
+    from codeflow.commits.views import is_projection
+
+    cfg = TripletConfig(per_repo=per_repo, max_tokens=max_tokens, tokenizer=tokenizer, seed=seed)
+    counter = counter_for(tokenizer, cfg.chars_per_token)
+    unit = "tokenizer" if counter.exact else f"chars/{cfg.chars_per_token:g}"
+    print(f"max_tokens={max_tokens} ({unit}), per_repo={per_repo}, seed={seed}, other options default\n")
+    print("| repo | merges/first-parent | merge endpoints on | starts | triplets | yield | within budget | "
+          "median tokens | max tokens | median whole-file tokens (anchor) | ratio | median patch start | "
+          "shared endpoints | rejects |")
+    print("|---|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---|")
+    for path in repos:
+        name = path.rstrip("/").split("/")[-1].removesuffix(".git")
+        with Clock() as c:
+            res = TripletStage(cfg).mine(path, name)
+        rows = res.kept.to_pylist()
+        tokens = [counter.count(r["text"]) for r in rows]
+        assert tokens == [r["stats"]["text_tokens"] for r in rows], "stored text_tokens disagree with a recount"
+        for r in rows:  # the stored text is a faithful projection of the full files the row carries
+            views = r["text"].split("<|commit_before|>\n", 1)[1]
+            before, rest = views.split("<|commit_msg|>", 1)
+            after = rest.split("<|commit_after|>\n", 1)[1].removesuffix("<|endoftext|>")
+            for block, files in ((before, r["files_old"]), (after, r["files_new"])):
+                shown = dict(b.split("\n", 1) for b in block.split("<|file_sep|>")[1:])
+                full = {f["path"]: f["content"] for f in files}
+                assert shown.keys() == full.keys() and all(is_projection(shown[p], full[p]) for p in full)
+        anchor = [_whole_file_tokens(r, counter) for r in rows]
+        patch_at = [counter.count(r["text"].split("<|commit_patch|>", 1)[0]) for r in rows]
+        ends = [r["end_commit"] for r in rows]
+        within = sum(t <= max_tokens for t in tokens)
+        med = statistics.median(tokens) if tokens else 0
+        med_anchor = statistics.median(anchor) if anchor else 0
+        reasons = ", ".join(f"{k}={v}" for k, v in _counts(res))
+        merges = f"{res.stats.get('history_merges', 0)}/{res.stats.get('history_commits', 0)}"
+        merge_mode = f"{int(res.stats.get('walks_with_merge_endpoints', 0))} walks"
+        print(f"| {name} | {merges} | {merge_mode} | {res.stats['rows_in']} | {len(rows)} | "
+              f"{len(rows) / max(res.stats['rows_in'], 1):.0%} | "
+              f"{within}/{len(rows)} | {med:,.0f} | {max(tokens, default=0):,} | {med_anchor:,.0f} | "
+              f"{med / med_anchor if med_anchor else 0:.2f}x | "
+              f"{statistics.median(patch_at) if patch_at else 0:,.0f} | {len(ends) - len(set(ends))} | "
+              f"{reasons or '-'} |", flush=True)
+        print(f"<!-- {name}: {c.cpu:.1f} CPU s -->", file=sys.stderr)
+    return 0
+
+
+def _counts(res) -> list[tuple[str, int]]:
+    from collections import Counter
+
+    return sorted(Counter(res.rejects.column("reason").to_pylist()).items())
+
+
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    ap.add_argument("--repo", required=True, help="path of a git repository (working tree or bare) with 1000+ commits")
+    ap.add_argument("--repo", help="path of a git repository (working tree or bare) with 1000+ commits")
+    ap.add_argument("--report", nargs="+", metavar="REPO",
+                    help="training-value report instead of speed: budget share, median tokens, yield, shared "
+                         "endpoints per repository (default options)")
+    ap.add_argument("--max-tokens", type=int, default=16384)
+    ap.add_argument("--tokenizer", default=None, help="tokenizer.json (or folder) of the trainer")
+    ap.add_argument("--train-tokenizer", metavar="DIR", default=None,
+                    help="first train a 32k BPE on the --report repositories' HEAD code into DIR and count with it")
+    ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--pydriller-commits", type=int, default=1000,
                     help="commits PyDriller reads (its rate is what counts)")
     ap.add_argument("--per-repo", type=int, default=64, help="start commits for the whole-stage measurement")
     ap.add_argument("--rounds", type=int, default=2, help="best of N for git log and our scan")
     args = ap.parse_args()
+    if args.report and args.train_tokenizer:
+        args.tokenizer = train_code_tokenizer(args.report, args.train_tokenizer)
+    if args.report:
+        return report(args.report, args.per_repo if args.per_repo != 64 else 32, args.max_tokens, args.tokenizer,
+                      args.seed)
+    if not args.repo:
+        ap.error("--repo or --report is required")
 
     import tempfile
 

@@ -36,6 +36,38 @@ GENERATED_NAMES: tuple[str, ...] = (
 # Build-output folders: what a commit touches there is generated (commit mining treats it as noise).
 GENERATED_DIRS: tuple[str, ...] = ("dist", "build", "generated", "gen", "__generated__")
 
+# Repository-service configuration by path (globs, matched case-insensitively against the path or any tail of it
+# that starts at a folder boundary: ``.github/dependabot.yml`` matches ``pkg/.github/dependabot.yml`` too).
+# Named groups, so a user turns each on or off (``codeflow code --reject-config``). ``bots``: sponsor buttons,
+# dependency bots, issue / PR templates, labelers, coverage and merge bots: boilerplate a model learns nothing
+# from, rejected by default. ``ci``: CI pipelines (GitHub workflows, GitLab CI, Travis, CircleCI, Azure, ...):
+# these are programs (jobs, matrices, shell steps) that users ask code models to write, so they are *kept* by
+# default and this group is opt-in.
+CONFIG_GROUPS: dict[str, tuple[str, ...]] = {
+    "bots": (
+        "funding.yml", "funding.yaml", ".github/dependabot.yml", ".github/dependabot.yaml", "renovate.json",
+        "renovate.json5", ".renovaterc", ".renovaterc.json", ".renovaterc.json5", ".github/ISSUE_TEMPLATE/*",
+        ".github/PULL_REQUEST_TEMPLATE/*", ".github/DISCUSSION_TEMPLATE/*", ".github/labeler.yml",
+        ".github/labeler.yaml", ".github/labels.yml", ".github/labels.yaml", ".github/release-drafter.yml",
+        ".github/release.yml", ".github/stale.yml", ".github/settings.yml", ".github/auto_assign.yml",
+        ".github/semantic.yml", ".github/mergify.yml", ".mergify.yml", "codecov.yml", "codecov.yaml",
+        ".codecov.yml", ".coderabbit.yaml", ".github/boring-cyborg.yml", ".github/CODEOWNERS",
+    ),
+    "ci": (
+        ".github/workflows/*", ".gitlab-ci.yml", ".travis.yml", ".circleci/*", "azure-pipelines.yml",
+        "appveyor.yml", ".appveyor.yml", ".cirrus.yml", "bitbucket-pipelines.yml", ".drone.yml", ".woodpecker.yml",
+        ".woodpecker/*", ".buildkite/*", "Jenkinsfile",
+    ),
+}
+DEFAULT_CONFIG_GROUPS: tuple[str, ...] = ("bots",)
+
+# Folders that hold test inputs: a tiny markup / data file there is a fixture (an HTML page of 50 bytes, a
+# three-key JSON answer), not an example of the language.
+TEST_DIRS: tuple[str, ...] = (
+    "test", "tests", "testdata", "test_data", "test-data", "testing", "__tests__", "fixtures", "fixture",
+    "__fixtures__", "test-fixtures", "test_fixtures", "spec", "specs",
+)
+
 # Git LFS pointer files start with this line; they are small text stand-ins for the real (binary) content.
 LFS_POINTER = b"version https://git-lfs.github.com/spec/"
 LFS_POINTER_MAX_BYTES = 1024
@@ -79,3 +111,30 @@ def is_lock_file(path: str) -> bool:
 def generated_reason(path: str) -> str | None:
     """Why a path is generated (its name glob or build folder), else None."""
     return matching_name(path, GENERATED_NAMES) or (f"{d}/" if (d := first_dir_in(path, GENERATED_DIRS)) else None)
+
+
+def config_paths(groups: tuple[str, ...] | list[str]) -> tuple[str, ...]:
+    """The path globs of the named ``CONFIG_GROUPS`` (an unknown name is a user error: ValueError)."""
+    unknown = [g for g in groups if g not in CONFIG_GROUPS]
+    if unknown:
+        raise ValueError(f"unknown config group(s) {', '.join(unknown)}; known: {', '.join(CONFIG_GROUPS)}")
+    return tuple(p for g in sorted(set(groups)) for p in CONFIG_GROUPS[g])
+
+
+@cache
+def _path_regex(patterns: tuple[str, ...]) -> re.Pattern:
+    """One case-insensitive regex for path globs, each anchored at the start of the path or after a ``/``."""
+    return re.compile("|".join(f"(?P<g{i}>(?:.*/)?{fnmatch.translate(p)})" for i, p in enumerate(patterns)),
+                      re.IGNORECASE | re.DOTALL)
+
+
+def matching_path(path: str, patterns: tuple[str, ...]) -> str | None:
+    """The first glob of ``patterns`` that the whole ``path`` or a tail of it after a ``/`` matches, else None.
+
+    Case-insensitive (``.github/funding.yml`` is GitHub's ``FUNDING.yml``); ``*`` crosses folders, so
+    ``.github/ISSUE_TEMPLATE/*`` covers nested templates.
+    """
+    if not patterns:
+        return None
+    m = _path_regex(patterns).match(path)
+    return patterns[int(m.lastgroup[1:])] if m else None

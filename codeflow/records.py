@@ -166,9 +166,9 @@ TRIPLET_SCHEMA = pa.schema(
             pa.field("files", pa.int32()), pa.field("added", pa.int32()), pa.field("removed", pa.int32()),
             pa.field("source_files", pa.int32()), pa.field("test_files", pa.int32()),
             pa.field("languages", pa.list_(pa.string())), pa.field("patch_tokens", pa.int32()),
-            pa.field("walked", pa.int32()),
+            pa.field("walked", pa.int32()), pa.field("text_tokens", pa.int32()),
         ]), "Patch stats: files, added and removed lines, source and test files, languages (registry names), "
-            "patch size in estimated tokens (chars / 4), commits walked by the search."),
+            "patch and text tokens (the --tokenizer's, else chars / 2.5), commits walked by the search."),
         field("score", pa.float64(), "Endpoint score (docs/triplets.md): 0.30 band + 0.25 message + 0.20 tests + "
               "0.10 source + 0.10 locality + 0.05 focus."),
         field("score_parts", pa.struct([pa.field(k, pa.float64()) for k in

@@ -24,8 +24,9 @@ from tokenizers import Tokenizer, decoders, models, pre_tokenizers, trainers
 from codeflow.errors import CodeflowError
 from codeflow.fim.tokens import QWEN
 from codeflow.lake import atomic_write_bytes, atomic_write_json, to_fs
+from codeflow.tokens import END_OF_SAMPLE
 
-EOS = "<|endoftext|>"
+EOS = END_OF_SAMPLE  # the one end-of-sample token of every stage (codeflow.tokens)
 # The section markers of the commit-triplet template (codeflow.commits.assemble.TEMPLATE_DOC).
 TRIPLET_TOKENS = ("<|context|>", "<|commit_before|>", "<|commit_msg|>", "<|commit_patch|>", "<|commit_after|>")
 # EOS first so it gets id 0 and stays stable whatever else is added later.

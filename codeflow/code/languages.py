@@ -48,6 +48,8 @@ class LanguageSpec:
     error (``.h`` is C or C++; a C++ header parsed with the C grammar is not broken, it is C++), and
     ``fallback_for`` the file extensions it is tried for (``""``: no extension, e.g. a fenced code block
     labelled ``c``). A ``.c`` file is C: one that the C grammar rejects is not parsed a second time as C++.
+    ``final_newline``: the grammar needs the last line ended (make, dockerfile: a recipe or instruction is a
+    line), so validation parses such a file with ``\n`` appended when it lacks one.
     """
 
     name: str
@@ -59,6 +61,7 @@ class LanguageSpec:
     kind: Kind = "programming"
     fallback: str | None = None
     fallback_for: tuple[str, ...] = ()
+    final_newline: bool = False
 
     def may_fall_back(self, path: str) -> bool:
         """Whether ``fallback`` is tried for this path (its extension, lower-cased, split as ``language_for_path``)."""
@@ -69,11 +72,11 @@ class LanguageSpec:
 def _spec(name: str, grammar: str, extensions: tuple[str, ...], *, filenames: tuple[str, ...] = (),
           interpreters: tuple[str, ...] = (), function: str = "", statement: str = "", expression: str = "",
           kind: Kind = "programming", fallback: str | None = None,
-          fallback_for: tuple[str, ...] = ()) -> LanguageSpec:
+          fallback_for: tuple[str, ...] = (), final_newline: bool = False) -> LanguageSpec:
     levels = {"expression": frozenset(expression.split()), "statement": frozenset(statement.split()),
               "function": frozenset(function.split())}
     return LanguageSpec(name, grammar, extensions, filenames, interpreters, MappingProxyType(levels), kind, fallback,
-                        fallback_for)
+                        fallback_for, final_newline)
 
 
 _JS_FUNCTION = "function_declaration generator_function_declaration method_definition arrow_function " \
@@ -248,10 +251,11 @@ _SPECS: tuple[LanguageSpec, ...] = (
     _spec("dockerfile", "language-pack:dockerfile", (".dockerfile",),
           filenames=("Dockerfile", "Containerfile"),
           function="from_instruction", statement="run_instruction copy_instruction env_instruction",
-          expression="shell_command"),
+          expression="shell_command", final_newline=True),
     _spec("make", "language-pack:make", (".mk", ".mak"), filenames=("Makefile", "makefile", "GNUmakefile"),
           interpreters=("make",),
-          function="rule", statement="recipe_line variable_assignment", expression="function_call"),
+          function="rule", statement="recipe_line variable_assignment", expression="function_call",
+          final_newline=True),
     _spec("cmake", "language-pack:cmake", (".cmake",), filenames=("CMakeLists.txt",),
           function="function_def macro_def", statement="normal_command if_condition foreach_loop",
           expression="argument_list"),

@@ -9,6 +9,8 @@ The heuristics follow the published recipes for code corpora, with the numbers i
 - Auto-generated headers in the first lines (StarCoder, The Stack), minified files, lock files and protobuf /
   designer outputs by name (GitHub linguist's generated rules).
 - OpenCoder-style data-like files: code that is mostly numbers (embedded tables, hex dumps, weights).
+- Repository-service configuration (sponsor buttons, dependency bots, issue templates; CI pipelines on request)
+  by path, and tiny markup / data fixtures in test folders: valid files, but not examples of code.
 
 All thresholds are frozen dataclasses so the stage config hashes stably (resume refuses a changed config).
 """
@@ -17,7 +19,14 @@ from __future__ import annotations
 
 from dataclasses import dataclass, replace
 
-from codeflow.pathrules import GENERATED_NAMES, LOCK_FILES, VENDORED_DIRS
+from codeflow.pathrules import (
+    DEFAULT_CONFIG_GROUPS,
+    GENERATED_NAMES,
+    LOCK_FILES,
+    TEST_DIRS,
+    VENDORED_DIRS,
+    config_paths,
+)
 
 # The path rules live in codeflow.pathrules, shared with commit mining; lock files count as generated here.
 DEFAULT_VENDORED_DIRS: tuple[str, ...] = VENDORED_DIRS
@@ -69,6 +78,11 @@ class CodeConfig:
     generated_names: tuple[str, ...] = DEFAULT_GENERATED_NAMES
     generated_markers: tuple[str, ...] = DEFAULT_GENERATED_MARKERS
     generated_header_lines: int = 5
+    config_paths: tuple[str, ...] = config_paths(DEFAULT_CONFIG_GROUPS)  # reason config (pathrules.CONFIG_GROUPS)
+    fixture_dirs: tuple[str, ...] = TEST_DIRS   # reason fixture: a small file of fixture_kinds under these folders
+    fixture_kinds: tuple[str, ...] = ("markup", "data")
+    fixture_max_bytes: int = 256                # 0: no fixture rejects
+    tolerate_grammar_gaps: bool = True          # keep files whose only parse errors are in macros / directives
     minified_mean_line_length: float = 300.0    # reason generated (minified): far beyond any hand-written code
     thresholds: QualityThresholds = QualityThresholds()
     language_thresholds: tuple[tuple[str, QualityThresholds], ...] = DEFAULT_LANGUAGE_THRESHOLDS

@@ -1,7 +1,10 @@
 """``report.html`` beside the code-file shards: what was kept per language, what was rejected and why.
 
-Built from :mod:`codeflow.html_report`: self-contained (inline SVG, no scripts, no network assets) and
-deterministic (no timings, sorted), so both engines write the same report and it opens from any lake folder.
+Every reject reason lists its files (the first ``REJECTS_SHOWN``, sorted, with the detail: the first error of a
+syntax error, the matching rule of a config file), and files kept although the grammar reported errors are
+counted per kind. Built from :mod:`codeflow.html_report`: self-contained (inline SVG, no scripts, no network
+assets) and deterministic (no timings, sorted), so both engines write the same report and it opens from any lake
+folder.
 """
 
 from __future__ import annotations
@@ -9,11 +12,11 @@ from __future__ import annotations
 import math
 from collections import Counter
 
-import pyarrow.compute as pc
-
 from codeflow.html_report import bars, code, grid, histogram, page, section, table
 from codeflow.lake import StageOutput, atomic_write_bytes
 from codeflow.runner import RunSummary
+
+REJECTS_SHOWN = 50  # files listed per reject reason
 
 
 def render(summary: RunSummary, out: StageOutput) -> str:
@@ -44,13 +47,33 @@ def render(summary: RunSummary, out: StageOutput) -> str:
             charts.append(histogram("Kept files by comment ratio", ratios, [0, 0.01, 0.05, 0.1, 0.2, 0.4, 1.0],
                                     "#b279a2"))
     body.append(grid(charts))
+    tolerated = sorted((k.split(".", 1)[1], int(v)) for k, v in summary.stats.items() if k.startswith("tolerated."))
+    if tolerated:
+        body.append(section("Kept despite parse errors (grammar gaps: macro token trees, preprocessor lines)", table(
+            ("kind", "files"), tolerated)))
     if rejects is not None and rejects.num_rows:
-        syntax = rejects.filter(pc.equal(rejects.column("reason"), "syntax_error"))
-        if syntax.num_rows:
-            rows = sorted(zip(syntax.column("source").to_pylist(), syntax.column("detail").to_pylist(), strict=True))
-            body.append(section("Syntax errors (first 50)", table(
-                ("file", "first error"), [(code(s or ""), code(d or "")) for s, d in rows[:50]])))
+        body.append(reject_lists(rejects))
     return page("codeflow code report", body)
+
+
+def reject_lists(rejects, cap: int = REJECTS_SHOWN) -> str:
+    """Every reject reason with its files and details, most frequent reason first, ``cap`` files each (sorted).
+
+    Why: a reason count says how much was dropped, the paths say whether it was right to drop it; reading the
+    list is how a valid source file rejected by mistake gets noticed.
+    """
+    by_reason: dict[str, list[tuple[str, str]]] = {}
+    for reason, source, detail in zip(rejects.column("reason").to_pylist(), rejects.column("source").to_pylist(),
+                                      rejects.column("detail").to_pylist(), strict=True):
+        by_reason.setdefault(reason, []).append((source or "", detail or ""))
+    parts = []
+    for reason, rows in sorted(by_reason.items(), key=lambda kv: (-len(kv[1]), kv[0])):
+        rows.sort()
+        title = f"Rejected as {reason}: {len(rows):,} file{'s' if len(rows) != 1 else ''}"
+        if len(rows) > cap:
+            title += f" (first {cap})"
+        parts.append(section(title, table(("file", "detail"), [(code(s), code(d)) for s, d in rows[:cap]])))
+    return "".join(parts)
 
 
 def write_report(summary: RunSummary) -> str:

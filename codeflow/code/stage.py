@@ -11,7 +11,9 @@ Two sources feed one stage, so both inputs are judged by exactly the same rules:
   ``clean-cc``); the text column, path and language label are mapped onto the same candidate rows.
 
 Accounting: every candidate row becomes exactly one kept row or one reject, and every bad repository exactly
-one reject, so rows in (files + failed repos) == kept + rejected.
+one reject, so rows in (files + failed repos) == kept + rejected. Kept files whose only parse errors lie in
+macro token trees or preprocessor lines are counted per kind as ``tolerated.macro`` / ``tolerated.preprocessor``
+(a file with both counts once under each).
 """
 
 from __future__ import annotations
@@ -94,6 +96,8 @@ class CodeStage(Stage):
                 continue
             stats["bytes_kept"] += v.metrics["bytes"]
             stats[f"lang.{v.language}"] += 1
+            for kind in v.tolerated:  # kept although the grammar reported errors (in macros / directives)
+                stats[f"tolerated.{kind}"] += 1
             kept.append({"id": rid, "repo": repo, "commit": commit, "path": path, "language": v.language,
                          "content": v.content, "size": v.metrics["bytes"], "sha": cols["sha"][i], "source": source,
                          **{k: v.metrics[k] for k in METRIC_COLUMNS}})

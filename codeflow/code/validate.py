@@ -5,7 +5,12 @@ reason with a human detail, or the decoded content with its metrics). The order 
 cost, so a 100 MB blob or a PNG never reaches the parser:
 
     symlink / submodule / corrupt_object -> too_large -> vendored -> lfs_pointer -> binary -> unknown_language
-    -> generated (by name) -> decode_error -> empty -> generated (header, minified) -> syntax_error -> quality
+    -> generated (by name) -> config (by path) -> decode_error -> empty -> fixture -> generated (header, minified)
+    -> syntax_error -> quality
+
+Parse errors that lie only inside macro token trees or on preprocessor lines are tolerated (``tolerance``): the
+file is kept and ``Verdict.tolerated`` names the kind, so the stage counts them. Line-length limits are measured
+outside comments: a long URL in a doc comment does not make code unreadable.
 
 Metrics are chosen to be cheap: ``node_count`` is O(1) in tree-sitter; line metrics are one pass over the bytes
 and depth / function count / comment bytes one walk over the tree (``ast_metrics``). Parse, walk and line pass
@@ -20,11 +25,11 @@ from dataclasses import dataclass, field
 from functools import cache
 from typing import NamedTuple
 
-from codeflow.code import native
+from codeflow.code import native, tolerance
 from codeflow.code.languages import LANGUAGES, get_language, get_parser, language_for_path
 from codeflow.code.quality import CodeConfig
 from codeflow.pathrules import LFS_POINTER as LFS_PREFIX  # one home for the marker and the path rules
-from codeflow.pathrules import first_dir_in, matching_name
+from codeflow.pathrules import first_dir_in, matching_name, matching_path
 
 # One translate maps ASCII digits to "0", ASCII letters to "a", everything else to " "; two counts follow.
 # UTF-8 continuation bytes are never ASCII, so this is exact for the ASCII part of any UTF-8 text.
@@ -45,6 +50,7 @@ class Verdict:
     language: str | None = None
     content: str | None = None
     metrics: dict = field(default_factory=dict)
+    tolerated: tuple[str, ...] = ()  # kinds of parse errors tolerated in a kept file (``tolerance``)
 
 
 class ErrorSite(NamedTuple):
@@ -251,6 +257,9 @@ def validate_file(path: str | None, data: bytes | None, size: int, kind: str = "
     pattern = matching_name(path, config.generated_names)
     if pattern:
         return Verdict("generated", f"name matches {pattern}", language)
+    pattern = matching_path(path, config.config_paths)
+    if pattern:
+        return Verdict("config", f"path matches {pattern}", language)
     try:
         content = data.decode("utf-8")
     except UnicodeDecodeError as e:
@@ -260,6 +269,9 @@ def validate_file(path: str | None, data: bytes | None, size: int, kind: str = "
         data = data[3:]
     if not content.strip():
         return Verdict("empty", "no non-whitespace content", language)
+    fixture = _fixture(path, len(data), language, config)
+    if fixture:
+        return Verdict("fixture", fixture, language)
     marker = generated_by_header(content, config.generated_markers, config.generated_header_lines)
     if marker:
         return Verdict("generated", f"header says {marker!r}", language)
@@ -267,10 +279,18 @@ def validate_file(path: str | None, data: bytes | None, size: int, kind: str = "
     if metrics["mean_line_length"] > config.minified_mean_line_length:
         return Verdict("generated", f"minified: mean line length {metrics['mean_line_length']:.0f}", language)
 
-    language, (err, node_count, max_depth, functions, comment_bytes) = parse_checked(data, language, path,
+    # Grammars whose last rule needs its line ended (make, dockerfile): a missing final newline is not an error.
+    parsed = data + b"\n" if LANGUAGES[language].final_newline and not data.endswith(b"\n") else data
+    primary = language
+    language, (err, node_count, max_depth, functions, comment_bytes) = parse_checked(parsed, language, path,
                                                                                      config.ast_metrics)
+    tolerated: tuple[str, ...] = ()
     if err is not None:
-        return Verdict("syntax_error", error_detail(ErrorSite(*err), data), language)
+        language, err, tolerated, counts = _tolerated_parse(parsed, primary, language, path, ErrorSite(*err),
+                                                              config)
+        if err is not None:
+            return Verdict("syntax_error", error_detail(err, parsed), language)
+        node_count, max_depth, functions, comment_bytes = counts
     metrics["bytes"] = len(data)
     metrics["node_count"] = node_count
     if config.ast_metrics:
@@ -278,20 +298,101 @@ def validate_file(path: str | None, data: bytes | None, size: int, kind: str = "
     else:
         metrics.update(max_depth=None, function_count=None, comment_ratio=None)
 
-    reason = quality_reason(metrics, language, config)
+    reason = quality_reason(metrics, language, config, parsed)
     del metrics["_digit_ratio"]
     if reason:
         return Verdict(reason[0], reason[1], language)
-    return Verdict(None, "", language, content, metrics)
+    return Verdict(None, "", language, content, metrics, tolerated)
 
 
-def quality_reason(m: dict, language: str, config: CodeConfig) -> tuple[str, str] | None:
-    """StarCoder / OpenCoder-style heuristics with per-language thresholds; None when the file passes."""
+def _fixture(path: str, size: int, language: str, config: CodeConfig) -> str | None:
+    """Why a file is a test fixture (a tiny markup / data file under a test folder), else None."""
+    if size >= config.fixture_max_bytes or LANGUAGES[language].kind not in config.fixture_kinds:
+        return None
+    folder = first_dir_in(path, config.fixture_dirs)
+    return f"{size} bytes of {language} under {folder}/" if folder else None
+
+
+def _tolerated_parse(data: bytes, primary: str, language: str, path: str, err: ErrorSite,
+                     config: CodeConfig) -> tuple[str, ErrorSite | None, tuple[str, ...], tuple]:
+    """A parse with errors, judged by ``tolerance``: (language, error or None, tolerated kinds, metric counts).
+
+    ``primary`` is the file's language, ``language`` the one ``parse_checked`` reported. Tries that one, then the
+    other of the language and its fallback (``.h``: C and C++), on the py-tree-sitter tree, so the
+    decision and the metrics of a tolerated file are the same whether the C extension is in use or not. When
+    some error is not tolerated, the first such error is the one reported (``err`` when none was tolerated).
+    """
+    candidates = [language]
+    spec = LANGUAGES[primary]
+    if spec.may_fall_back(path):
+        candidates += [lang for lang in (primary, spec.fallback) if lang != language]
+    if not config.tolerate_grammar_gaps or not any(c in tolerance.LANGUAGES for c in candidates):
+        return language, err, (), ()
+    for lang in candidates:
+        if lang not in tolerance.LANGUAGES:
+            continue
+        tree = get_parser(lang).parse(data)
+        judged = tolerance.tolerate(tree.root_node, data, lang)
+        if judged.blocking is None:
+            if not config.ast_metrics:
+                return lang, None, judged.kinds, (tree.root_node.descendant_count, None, None, None)
+            m = _walk(tree, _kind_classes(lang))
+            return lang, None, judged.kinds, (tree.root_node.descendant_count, m["max_depth"], m["function_count"],
+                                              m["_comment_bytes"])
+        if lang == language and judged.kinds:  # some errors were tolerated: report the first one that was not
+            err = error_site(first_error(judged.blocking))
+    return language, err, (), ()
+
+
+_LINE_BREAKS = frozenset("\n\r\v\f\x1c\x1d\x1e\x85\u2028\u2029")  # what str.splitlines splits on
+
+
+def lines_outside_comments(data: bytes, language: str) -> tuple[int, int]:
+    """(max line length, total characters) of ``data`` with every comment removed but its line breaks kept.
+
+    Why: a long line inside a comment (a URL or a table in a doc comment) does not make the code long-lined.
+    Python's doc comments are docstrings: a statement that is only a string literal counts as a comment here.
+    Only computed for files over a line-length limit, so the extra parse costs nothing on the rest.
+    """
+    classes = _kind_classes(language)
+    cursor = get_parser(language).parse(data).walk()
+    pieces, pos = [], 0
+    while True:
+        node = cursor.node
+        if classes[node.kind_id] == 2 or (language == "python" and _is_docstring(node)):
+            pieces.append(data[pos:node.start_byte].decode("utf-8"))
+            comment = data[node.start_byte:node.end_byte].decode("utf-8")
+            pieces.append("".join(ch for ch in comment if ch in _LINE_BREAKS))
+            pos = node.end_byte
+        elif cursor.goto_first_child():
+            continue
+        while not cursor.goto_next_sibling():
+            if not cursor.goto_parent():
+                pieces.append(data[pos:].decode("utf-8"))
+                lines = "".join(pieces).splitlines() or [""]
+                return max(map(len, lines)), sum(map(len, lines))
+
+
+def _is_docstring(node) -> bool:
+    """A Python statement that is one string literal: a docstring (or a bare string used as a comment)."""
+    return (node.type == "expression_statement" and node.named_child_count == 1
+            and node.named_children[0].type in ("string", "concatenated_string"))
+
+
+def quality_reason(m: dict, language: str, config: CodeConfig, data: bytes | None = None) -> tuple[str, str] | None:
+    """StarCoder / OpenCoder-style heuristics with per-language thresholds; None when the file passes.
+
+    Line lengths over a limit are measured again without comments when ``data`` (the parsed bytes) is given.
+    """
     t = config.thresholds_for(language)
-    if m["max_line_length"] > t.max_line_length:
-        return "long_lines", f"max line length {m['max_line_length']} > {t.max_line_length}"
-    if m["mean_line_length"] > t.max_mean_line_length:
-        return "long_lines", f"mean line length {m['mean_line_length']:.1f} > {t.max_mean_line_length}"
+    longest, mean, where = m["max_line_length"], m["mean_line_length"], ""
+    if data is not None and (longest > t.max_line_length or mean > t.max_mean_line_length):
+        longest, total = lines_outside_comments(data, language)
+        mean, where = total / m["lines"], " outside comments"
+    if longest > t.max_line_length:
+        return "long_lines", f"max line length{where} {longest} > {t.max_line_length}"
+    if mean > t.max_mean_line_length:
+        return "long_lines", f"mean line length{where} {mean:.1f} > {t.max_mean_line_length}"
     if m["alnum_ratio"] < t.min_alnum_ratio:
         return "low_alphanumeric", f"alphanumeric ratio {m['alnum_ratio']:.3f} < {t.min_alnum_ratio}"
     if m["bytes"] >= t.data_like_min_bytes and m["_digit_ratio"] > t.max_digit_ratio:

@@ -40,6 +40,22 @@ from codeflow.commands.common import engine_options
               help="AST mode: smallest node span to use as a middle.")
 @click.option("--max-middle-bytes", type=click.IntRange(min=1), default=4096, show_default=True,
               help="AST mode: largest node span to use as a middle.")
+@click.option("--max-char-middle", type=click.IntRange(min=0), default=2000, show_default=True,
+              help="Char mode: middles of at most this many characters (and --max-char-middle-fraction of the "
+              "file); 0 = uncapped (two uniform cut points).")
+@click.option("--max-char-middle-fraction", type=click.FloatRange(0, 1, min_open=True), default=0.25,
+              show_default=True, help="Char mode: middles of at most this share of the file.")
+@click.option("--max-middle-file-fraction", type=click.FloatRange(0, 1, min_open=True), default=0.5,
+              show_default=True, help="AST mode: never a node covering more than this share of the file.")
+@click.option("--import-weight", type=click.FloatRange(min=0), default=0.003, show_default=True,
+              help="AST mode: weight of the import category (ExecRepoBench: 0.10).")
+@click.option("--imports-alone", is_flag=True,
+              help="AST mode: allow an import middle in a file whose only candidates are imports (default: fall "
+              "back to the next level).")
+@click.option("--ast-on-config", is_flag=True,
+              help="Let config/markup files (YAML, TOML, JSON, HTML, Markdown, ...) take AST splits too "
+              "(default: char/line only).")
+@click.option("--keep-stubs", is_flag=True, help="Sample .pyi / .d.ts stubs (default: rejected as stub_file).")
 @click.option("--max-file-chars", type=click.IntRange(min=1), default=1_000_000, show_default=True,
               help="Larger files are rejected (file_too_large).")
 @click.option("--tokens", "token_preset", type=click.Choice(["qwen", "starcoder"]), default="qwen", show_default=True,
@@ -50,7 +66,9 @@ from codeflow.commands.common import engine_options
 def fim(level: str, inputs: tuple[str, ...], repos: str | None, out: str, fim_rate: float, modes: str,
         mode_weights: str | None, max_context_chars: int, max_context_files: int, context_mode: str,
         context_tokenizer: str | None, max_context_tokens: int, retriever: str, max_lines: int,
-        min_middle_bytes: int, max_middle_bytes: int, max_file_chars: int, token_preset: str, seed: int,
+        min_middle_bytes: int, max_middle_bytes: int, max_char_middle: int, max_char_middle_fraction: float,
+        max_middle_file_fraction: float, import_weight: float, imports_alone: bool, ast_on_config: bool,
+        keep_stubs: bool, max_file_chars: int, token_preset: str, seed: int,
         no_report: bool, engine: str, workers: int, overwrite: bool) -> None:
     """Split files into (prefix, middle, suffix) and render FIM training text; bad files go to OUT/rejects."""
     from codeflow.fim.run import run_fim
@@ -67,6 +85,9 @@ def fim(level: str, inputs: tuple[str, ...], repos: str | None, out: str, fim_ra
         cfg = FimConfig(level=level, fim_rate=fim_rate, modes=kinds, mode_weights=parse_mode_weights(mode_weights,
                         kinds), seed=seed, max_lines=max_lines, min_middle_bytes=min_middle_bytes,
                         max_middle_bytes=max_middle_bytes, max_file_chars=max_file_chars,
+                        max_char_middle=max_char_middle, max_char_middle_fraction=max_char_middle_fraction,
+                        max_middle_file_fraction=max_middle_file_fraction, import_weight=import_weight,
+                        imports_alone=imports_alone, text_only_config=not ast_on_config, skip_stubs=not keep_stubs,
                         max_context_chars=max_context_chars, max_context_files=max_context_files,
                         retriever=retriever, context=context_mode, tokens=get_tokens(token_preset),
                         context_tokenizer=context_tokenizer, max_context_tokens=max_context_tokens)

@@ -31,13 +31,19 @@ def _window(ctx: click.Context, param: click.Parameter, value: str) -> tuple[flo
               help="Repositories with fewer first-parent commits are rejected as too_short_history.")
 @click.option("--max-lines", type=click.IntRange(min=1), default=400, show_default=True,
               help="Budget of the endpoint search: cumulative added+removed lines.")
-@click.option("--merge-endpoints", is_flag=True,
-              help="Let merge commits close a step (pull-request workflows, where the mainline is all merges).")
+@click.option("--merge-endpoints/--no-merge-endpoints", default=None,
+              help="Let merge commits close a step (pull-request workflows). Default: on for a walk when at least "
+                   "half of the commits ahead of its start are merges.")
+@click.option("--max-tokens", type=click.IntRange(min=256), default=16384, show_default=True,
+              help="Budget of each triplet's text; message and patch stay complete, files become views.")
+@click.option("--tokenizer", default=None,
+              help="The trainer's tokenizer.json (or its folder) to count tokens with; default: chars / 2.5.")
 @click.option("--clone-cache", default=None,
               help="Folder for clones of URLs (default: $CODEFLOW_REPO_CACHE or ~/.cache/codeflow/repos).")
 @engine_options
 def build_triplets(repos: str, out: str, window: tuple[float, float], per_repo: int, seed: int, min_history: int,
-                   max_lines: int, merge_endpoints: bool, clone_cache: str | None, engine: str, workers: int,
+                   max_lines: int, merge_endpoints: bool | None, max_tokens: int, tokenizer: str | None,
+                   clone_cache: str | None, engine: str, workers: int,
                    overwrite: bool) -> None:
     """Mine commit triplets; bad repositories become rejects in OUT/rejects and the run goes on."""
     from codeflow.commits.config import TripletConfig
@@ -45,6 +51,11 @@ def build_triplets(repos: str, out: str, window: tuple[float, float], per_repo: 
     from codeflow.ui import print_summary
 
     cfg = TripletConfig(window=window, per_repo=per_repo, seed=seed, min_history=min_history, max_lines=max_lines,
-                        merge_endpoints=merge_endpoints, clone_cache=clone_cache)
+                        merge_endpoints=merge_endpoints, max_tokens=max_tokens, tokenizer=tokenizer,
+                        clone_cache=clone_cache)
+    if tokenizer:
+        from codeflow.commits.budget import counter_for
+
+        counter_for(tokenizer, cfg.chars_per_token)  # a bad path is a one-line user error now, not per repository
     summary = run_build_triplets(repos, out, cfg, engine=engine, workers=workers, overwrite=overwrite)
     print_summary([summary])

@@ -47,3 +47,16 @@ def sample_starts(n: int, window: tuple[float, float], k: int, seed: int, repo_n
         return ranks
     rng = random.Random(int(stable_id(str(seed), repo_name)[:16], 16))
     return sorted(rng.sample(ranks, k))
+
+
+def redraw_order(n: int, window: tuple[float, float], starts: list[int], seed: int, repo_name: str) -> list[int]:
+    """The window's other ranks in a seeded order: fresh starts for starts whose endpoints are all taken."""
+    taken = set(starts)
+    ranks = [r for r in window_ranks(n, window) if r not in taken]
+    random.Random(int(stable_id(str(seed), repo_name, "redraw")[:16], 16)).shuffle(ranks)
+    return ranks
+
+
+def merge_count(repo: pygit2.Repository, ids: list[pygit2.Oid]) -> int:
+    """Merge commits on the first-parent history (their share decides ``merge_endpoints`` when it is auto)."""
+    return sum(len(repo[i].parent_ids) > 1 for i in ids)

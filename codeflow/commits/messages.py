@@ -58,6 +58,33 @@ def is_bot(author_name: str, author_email: str) -> bool:
     return bool(BOT_AUTHOR.search(author_name or "") or BOT_AUTHOR.search(author_email or ""))
 
 
+BOT_BRANCH = re.compile(r"^Merge pull request #\d+ from \S+?/(renovate|dependabot|greenkeeper|pre-commit-ci|"
+                        r"snyk|imgbot|allcontributors)[/-]", re.I | re.M)
+BOILERPLATE = re.compile(
+    r"^(release(\s+v?\d|\s+(version|candidate|notes)\b|$)|releasing\b|bump (the )?version|"
+    r"bump (\S+ )?(from \S+ )?to v?\d|prepare (for )?(the )?(\S+ )?(version|release)|(set|update) version|"
+    r"version \d|v?\d+\.\d+(\.\d+)?([-.]\w+)?$|update (changelog|changes|news|history)|"
+    r"(update|add|fix) (\S+ )?(badges?|funding|sponsors?)\b|changelog\b|"
+    r"merge (branch|remote-tracking|tag)|\[skip ci\]|\[ci skip\])", re.I)
+
+
+def is_boilerplate(message: str, author: str = "", email: str = "", merge: bool = False) -> bool:
+    """A release / version bump / change-log / badge / branch-sync commit, or a bot's: housekeeping that no
+    development step should carry (a step never spans one: ``search``).
+
+    A merge is judged on what is left after its header: "Merge branch 'main' into dev" leaves nothing (a branch
+    sync), "Merge pull request #12 from a/b" + "Release 2.0" is a release; a pull request from a bot's branch
+    (``renovate/...``, ``dependabot/...``) is a bot's.
+    """
+    if is_bot(author, email) or (merge and BOT_BRANCH.search(message or "")):
+        return True
+    subj = subject(message)
+    if merge and not subj:
+        return True
+    raw = (message or "").split("\n", 1)[0].strip()
+    return bool(BOILERPLATE.search(subj) or (not merge and BOILERPLATE.search(raw)))
+
+
 def message_filter(message: str, merge: bool = False) -> str | None:
     """The filter a message fails (``trivial_message``) or None when it may close a triplet.
 

@@ -41,6 +41,9 @@ def write_report(summary: RunSummary) -> str:
                    histogram("Commits per triplet", kept.column("n_commits").to_pylist(),
                              [1, 2, 3, 5, 9, 17, 33, math.inf]),
                    histogram("Changed lines per triplet", lines, [0, 10, 25, 50, 100, 200, 400, math.inf]),
+                   histogram("Text tokens per triplet (budget: --max-tokens)",
+                             [t or 0 for t in pc.struct_field(stats, "text_tokens").to_pylist()],
+                             [0, 1024, 2048, 4096, 8192, 12288, 16384, 32768, math.inf]),
                    bars("Languages (triplets touching)", langs.most_common(12), "#76b7b2")]
     body.append(grid(charts))
     if kept is not None:

@@ -51,10 +51,16 @@ class CommitInfo:
     email: str
     giant: bool = False
     lines: int = 0  # added + removed lines over the kept files
+    doc_lines: int = 0  # of which in documentation files (not charged to a step's line budget)
     measured: bool = True  # False: a merge whose files and lines are computed on demand (Scanner.measure)
     files: list[FileChange] = field(default_factory=list)
     unreadable: str | None = None  # "missing_objects" / "corrupt_objects": its diff needs an object we can't read
     unreadable_detail: str = ""
+
+    @property
+    def code_lines(self) -> int:
+        """Changed lines a step's budget is charged: all kept lines but documentation."""
+        return self.lines - self.doc_lines
 
     @property
     def kept(self) -> list[FileChange]:
@@ -71,7 +77,8 @@ def restore_libgit2_defaults() -> None:
 class Scanner:
     """Lazily scans and caches ``CommitInfo`` for ranks of one repository's first-parent history."""
 
-    def __init__(self, repo: pygit2.Repository, ids: list[pygit2.Oid], config: TripletConfig) -> None:
+    def __init__(self, repo: pygit2.Repository, ids: list[pygit2.Oid], config: TripletConfig,
+                 merge_endpoints: bool | None = None) -> None:
         # libgit2 re-hashes every object it reads by default (git itself does not): ~40% of the scan's CPU.
         # A corrupt (undecompressable or missing) object still fails loudly; see docs/triplets.md.
         pygit2.settings.enable_strict_hash_verification(config.verify_object_hashes)
@@ -81,11 +88,15 @@ class Scanner:
         self.repo = repo
         self.ids = ids
         self.config = config
+        # resolved per repository by the stage when the config says "auto" (None)
+        self.merge_endpoints = bool(config.merge_endpoints if merge_endpoints is None else merge_endpoints)
         self.cache: dict[int, CommitInfo] = {}
         self.filter_cache: dict[int, str | None] = {}
+        self.merge_filter_cache: dict[int, str | None] = {}  # merges judged against the repository's mode
         self.scanned = 0
         self.measured_merges = 0
         self.unreadable: dict[int, str] = {}  # rank -> missing_objects / corrupt_objects
+        self._strip_cache: dict[tuple[str, str | None], bytes] = {}
 
     @property
     def filter_counts(self) -> Counter:
@@ -158,6 +169,7 @@ class Scanner:
         stats = diff.stats
         total = stats.insertions + stats.deletions
         files: list[FileChange] = []
+        doc = 0
         for i, delta in enumerate(diff.deltas):
             new, old = delta.new_file, delta.old_file
             new_id = str(new.id)
@@ -171,22 +183,33 @@ class Scanner:
             if cls in paths.NOISE or cls == "special":
                 _, added, removed = diff[i].line_stats
                 total -= added + removed
+            elif cls == "doc":
+                _, added, removed = diff[i].line_stats
+                doc += added + removed
             files.append(FileChange(path, str(old.id), new_id, cls, paths.language(path)))
         info.files = files
         info.lines = total
+        info.doc_lines = doc
         info.giant = total > cfg.giant_lines
 
     # ---- filters ----------------------------------------------------------------------------------------
-    def endpoint_filter(self, info: CommitInfo) -> str | None:
-        """The first filter ``info`` fails as an endpoint, or None. Cheap checks first, blobs last."""
+    def endpoint_filter(self, info: CommitInfo, merges: bool | None = None) -> str | None:
+        """The first filter ``info`` fails as an endpoint, or None. Cheap checks first, blobs last.
+
+        ``merges`` overrides the repository's ``merge_endpoints`` for one walk (auto mode decides it per stretch
+        of history: a project that moved to pull requests has both regimes); such merge verdicts have their own
+        cache and do not enter the per-commit counters."""
+        if merges is not None and info.is_merge and merges != self.merge_endpoints:
+            if info.rank not in self.merge_filter_cache:
+                self.merge_filter_cache[info.rank] = self._endpoint_filter(info, merges)
+            return self.merge_filter_cache[info.rank]
         if info.rank not in self.filter_cache:
-            self.filter_cache[info.rank] = self._endpoint_filter(info)
+            self.filter_cache[info.rank] = self._endpoint_filter(info, self.merge_endpoints)
         return self.filter_cache[info.rank]
 
-    def _endpoint_filter(self, info: CommitInfo) -> str | None:
-        cfg = self.config
+    def _endpoint_filter(self, info: CommitInfo, merges: bool) -> str | None:
         if info.is_merge:
-            if not cfg.merge_endpoints:
+            if not merges:
                 return "merge"
             self.measure(info)
         if info.unreadable:
@@ -204,6 +227,8 @@ class Scanner:
         reason = messages.message_filter(info.message, merge=info.is_merge)
         if reason:
             return reason
+        if messages.is_boilerplate(info.message, info.author, info.email, info.is_merge):
+            return "boilerplate"  # a release / bump / badge / branch sync the message filter let through
         kept = info.kept
         if not kept:
             return _dominant_noise(info)
@@ -214,7 +239,7 @@ class Scanner:
             if all(paths.is_lfs_pointer(self.blob(f.new_id) or self.blob(f.old_id)) for f in kept):
                 return "lfs_only"
             return "no_code_change"
-        if len(source) > cfg.commit_max_source_files or info.lines > cfg.commit_max_lines:
+        if len(source) > cfg.commit_max_source_files or info.code_lines > cfg.commit_max_lines:
             return "too_large"
         return self._content_filter(kept)
 
@@ -236,24 +261,35 @@ class Scanner:
             return problems.most_common(1)[0][0]
         if not any(f.cls == "source" for f, _, _ in usable):
             return "no_code_change"
-        # One zero-context diff per file, stopping at the first file with a real code change (the common case).
-        # Unchanged lines are identical, so "equal without whitespace" on the changed lines is the same test as
-        # on whole files, at a fraction of the bytes.
+        # One zero-context diff per file. Unchanged lines are identical, so "equal without whitespace" on the
+        # changed lines is the same test as on whole files, at a fraction of the bytes.
         only_whitespace = True
         for f, o, n in usable:
-            removed, added = _changed_lines(o, n)
-            if _squash(removed) == _squash(added):
+            hunks = _changed_lines(o, n)
+            if _squash(b"".join(h[2] for h in hunks)) == _squash(b"".join(h[3] for h in hunks)):
                 continue
             only_whitespace = False
-            if not _code_equal(removed, added, f.lang):
+            # The regex pre-test settles "code changed" only where nothing can overrule it: a changed line inside
+            # a docstring or a block comment opened outside the hunk looks like code to a line regex.
+            if any(_code_changed(h, f.lang, inside) for h, inside in
+                   zip(hunks, _hunks_inside(o, n, hunks, f.lang), strict=True)):
                 return None
         if only_whitespace:
             return "whitespace_only"
-        # The line test says "comments only": confirm on whole files with tree-sitter (a '#' inside a string, a
-        # block comment opened outside the hunk must not fool the filter).
-        if all(_strip_comments(o, f.lang) == _strip_comments(n, f.lang) for f, o, n in usable):
+        # Decide on whole files with tree-sitter comment nodes and Python docstrings (a '#' inside a string, a
+        # docstring line, a block comment opened outside the hunk must not fool the filter).
+        if all(self._stripped(f.old_id, o, f.lang) == self._stripped(f.new_id, n, f.lang) for f, o, n in usable):
             return "comment_only"
         return None
+
+    def _stripped(self, oid: str, data: bytes, lang: str | None) -> bytes:
+        """``_strip_comments`` of a blob, cached by id: one commit's new side is the next commit's old side."""
+        key = (oid, lang)
+        if key not in self._strip_cache:
+            if len(self._strip_cache) >= 256:
+                self._strip_cache.pop(next(iter(self._strip_cache)))
+            self._strip_cache[key] = _strip_comments(data, lang)
+        return self._strip_cache[key]
 
     def blob(self, oid: str) -> bytes:
         if oid == NULL_OID:
@@ -287,20 +323,103 @@ _HASH_LANGS = frozenset({"python", "ruby", "bash", "perl", "r", "yaml", "toml", 
                          "elixir", "julia", "nim", "powershell"})
 
 
-def _changed_lines(old: bytes, new: bytes) -> tuple[bytes, bytes]:
-    """(removed lines, added lines) of a zero-context libgit2 diff of two blobs."""
+def _changed_lines(old: bytes, new: bytes) -> list[tuple[int, int, bytes, bytes]]:
+    """Hunks of a zero-context libgit2 diff of two blobs: (old start line, new start line, removed lines, added
+    lines), lines 1-based."""
     data = pygit2.Patch.create_from(old, new, context_lines=0).data
-    removed: list[bytes] = []
-    added: list[bytes] = []
-    in_hunk = False
+    hunks: list[tuple[int, int, list[bytes], list[bytes]]] = []
     for line in data.split(b"\n"):
         if line.startswith(b"@@"):
-            in_hunk = True
-        elif in_hunk and line[:1] == b"-":
-            removed.append(line[1:])
-        elif in_hunk and line[:1] == b"+":
-            added.append(line[1:])
-    return b"\n".join(removed), b"\n".join(added)
+            m = _HUNK.match(line)
+            hunks.append((int(m.group(1)), int(m.group(2)), [], []) if m else (1, 1, [], []))
+        elif hunks and line[:1] == b"-":
+            hunks[-1][2].append(line[1:])
+        elif hunks and line[:1] == b"+":
+            hunks[-1][3].append(line[1:])
+    return [(o, n, b"\n".join(r), b"\n".join(a)) for o, n, r, a in hunks]
+
+
+_HUNK = re.compile(rb"^@@ -(\d+)(?:,\d+)? \+(\d+)")
+# Block delimiters whose inside a line regex cannot see: Python's triple-quoted strings (docstrings) and C-style
+# block comments. Languages not listed here always get the syntax-aware check.
+_BLOCKS = {"python": re.compile(rb'"""|\'\'\''), "slash": re.compile(rb"/\*|\*/")}
+_SLASH_LANGS = frozenset({"c", "cpp", "cuda", "java", "javascript", "typescript", "tsx", "go", "rust", "csharp",
+                          "kotlin", "scala", "swift", "php", "dart", "css", "scss", "objc"})
+
+
+def _block_family(lang: str | None) -> str | None:
+    return "python" if lang == "python" else "slash" if lang in _SLASH_LANGS else None
+
+
+# What the delimiter scan steps over: strings and line comments (a "/*" in a glob string opens nothing).
+_SCAN = {"python": re.compile(rb'"""|\'\'\'|"(?:[^"\\\n]|\\.)*"|\'(?:[^\'\\\n]|\\.)*\'|#[^\n]*'),
+         "slash": re.compile(rb'/\*|\*/|"(?:[^"\\\n]|\\.)*"|//[^\n]*')}
+
+
+def _open_blocks(data: bytes, lines: list[int], family: str) -> list[bool]:
+    """For each 1-based line of ``lines``: does it start inside a triple-quoted string / block comment?
+
+    One pass of a C regex over the file, stepping over strings and line comments. It can still be fooled (a
+    quote in a char literal); a wrong "inside" only costs the syntax-aware check it was meant to spare."""
+    if not lines:
+        return []
+    wanted = sorted(set(lines))
+    offsets: dict[int, int] = {}
+    pos, line = 0, 1
+    for target in wanted:
+        while line < target:
+            nxt = data.find(b"\n", pos)
+            if nxt < 0:
+                break
+            pos, line = nxt + 1, line + 1
+        offsets[target] = pos
+    state: bytes | None = None
+    at: dict[int, bool] = {}
+    it = iter(wanted)
+    target = next(it, None)
+    for m in _SCAN[family].finditer(data, 0, offsets[wanted[-1]]):
+        while target is not None and offsets[target] <= m.start():
+            at[target] = state is not None
+            target = next(it, None)
+        tok = m.group()
+        if family == "python":
+            if tok in (b'"""', b"\'\'\'"):
+                state = tok if state is None else (None if tok == state else state)
+        elif tok == b"/*":
+            state = state or tok
+        elif tok == b"*/":
+            state = None
+    while target is not None:
+        at[target] = state is not None
+        target = next(it, None)
+    return [at[x] for x in lines]
+
+
+_WHOLE_BLOCKS = {"python": re.compile(rb'""".*?"""|\'\'\'.*?\'\'\'', re.S), "slash": re.compile(rb"/\*.*?\*/", re.S)}
+
+
+def _code_changed(hunk: tuple[int, int, bytes, bytes], lang: str | None, inside: bool) -> bool:
+    """Whether ``hunk`` surely changes code, decided without a parse: its lines, less comments (line regexes) and
+    docstrings / block comments that open and close inside it, differ, and it does not start ``inside`` such a
+    block. False means "maybe not": the caller confirms with the syntax-aware check."""
+    _, _, removed, added = hunk
+    family = _block_family(lang)
+    if family is None:  # '#'-comment languages have no block comments; for others a grammar may overrule it
+        line_only = lang in _HASH_LANGS or not lang or _comment_query(lang) is None
+        return line_only and not _code_equal(removed, added, lang)
+    whole, block = _WHOLE_BLOCKS[family], _BLOCKS[family]
+    removed, added = whole.sub(b"", removed), whole.sub(b"", added)
+    return not (inside or block.search(removed) or block.search(added) or _code_equal(removed, added, lang))
+
+
+def _hunks_inside(old: bytes, new: bytes, hunks: list, lang: str | None) -> list[bool]:
+    """Per hunk: does it start inside a docstring / block comment on the old or the new side?"""
+    family = _block_family(lang)
+    if family is None:
+        return [False] * len(hunks)
+    olds = _open_blocks(old, [max(h[0], 1) for h in hunks], family)
+    news = _open_blocks(new, [max(h[1], 1) for h in hunks], family)
+    return [a or b for a, b in zip(olds, news, strict=True)]
 
 
 def _code_equal(removed: bytes, added: bytes, lang: str | None) -> bool:

@@ -1,9 +1,14 @@
 """Forward endpoint search from a start commit, and the score that picks among candidate endpoints.
 
-Walk first-parent commits after the start, accumulating their change. A commit that fails a per-commit filter
-(``Scanner.endpoint_filter``) is carried along but cannot close the triplet; a giant commit is a wall, and so is a
-commit whose diff needs a missing or corrupt object (``missing_objects``); the walk stops when the cumulative
-change leaves the budget. Every commit that passes is a candidate endpoint, scored:
+Walk up to ``max_walk_commits`` first-parent commits after the sampled start. A commit that fails a per-commit
+filter (``Scanner.endpoint_filter``) cannot close a triplet; a giant commit is a wall, and so is a commit whose
+diff needs a missing or corrupt object (``missing_objects``). Every commit that passes is a candidate endpoint
+with a **single-intent step** (``_span_start``): the endpoint plus the commits right before it that share a
+file with it, stopping at the first one that does not, at boilerplate (release, version bump, change log, badge,
+branch sync, bot: ``messages.is_boilerplate``) and at the step budget (``max_lines`` changed lines, documentation
+lines not charged; ``max_files`` files). The commits between the sampled start and the step are skipped: the
+step's effective start is the commit before it (at most ``max_start_shift`` commits after the sampled start;
+beyond that the candidate is counted as ``unrelated_span``). Each candidate is scored on its step:
 
     score = 0.30 band + 0.25 message + 0.20 tests + 0.10 source + 0.10 locality + 0.05 focus
 
@@ -34,6 +39,7 @@ WEIGHTS = {"band": 0.30, "message": 0.25, "tests": 0.20, "source": 0.10, "locali
 
 @dataclass
 class Candidate:
+    start_rank: int  # the effective start: the sampled start, moved past commits that are not this step's
     end_rank: int
     score: float
     parts: dict[str, float]
@@ -47,6 +53,7 @@ class SearchResult:
     stop: str = "end_of_history"
     walked: int = 0
     unreadable_detail: str = ""  # the commit whose objects stopped the walk
+    merges: bool = False  # whether merges could close a step on this walk
 
     def failure(self) -> tuple[str, str]:
         """(reason, detail) of a start without an endpoint."""
@@ -104,14 +111,40 @@ def score_step(infos: list[CommitInfo], band: tuple[float, float]) -> tuple[floa
     return round(sum(WEIGHTS[k] * v for k, v in parts.items()), 6), parts
 
 
+def _span_start(steps: list[CommitInfo], cfg) -> tuple[int, int, int]:
+    """(index into ``steps`` where the endpoint's single-intent span begins, its code lines, its files).
+
+    Going back from the endpoint (``steps[-1]``), a commit joins the span only if it shares a file with the
+    endpoint, is not boilerplate (``messages.is_boilerplate``) and keeps the span inside the budget; the first
+    one that does not ends the span, and the step's effective start is the commit before the span.
+    """
+    end = steps[-1]
+    end_paths = {f.path for f in end.kept}
+    lines, files = end.code_lines, set(end_paths)
+    first = len(steps) - 1
+    for i in range(len(steps) - 2, -1, -1):
+        prev = steps[i]
+        prev_paths = {f.path for f in prev.kept}
+        if not (prev_paths & end_paths) or messages.is_boilerplate(prev.message, prev.author, prev.email,
+                                                                    prev.is_merge):
+            break
+        if lines + prev.code_lines > cfg.max_lines or len(files | prev_paths) > cfg.max_files:
+            break
+        lines, files, first = lines + prev.code_lines, files | prev_paths, i
+    return first, lines, len(files)
+
+
 def search(scanner: Scanner, start_rank: int, band: tuple[float, float]) -> SearchResult:
     """Candidate endpoints after ``start_rank``, best first (see the module docstring)."""
     cfg = scanner.config
     result = SearchResult(start_rank)
     steps: list[CommitInfo] = []
-    lines = 0
-    paths: set[str] = set()
     n = len(scanner.ids)
+    merges = scanner.merge_endpoints
+    if cfg.merge_endpoints is None:  # auto: merges close steps where they dominate the stretch this walk covers
+        ahead = [scanner.get(r).is_merge for r in range(start_rank + 1, min(n, start_rank + 1 + cfg.max_walk_commits))]
+        merges = bool(ahead) and sum(ahead) >= cfg.merge_auto_share * len(ahead)
+    result.merges = merges
     for rank in range(start_rank + 1, n):
         if len(steps) >= cfg.max_walk_commits:
             result.stop = "max_walk_commits"
@@ -127,23 +160,21 @@ def search(scanner: Scanner, start_rank: int, band: tuple[float, float]) -> Sear
             result.walked += 1
             result.stop = "giant_diff"
             break
-        lines += info.lines
-        paths.update(f.path for f in info.kept)
-        if steps and (lines > cfg.max_lines or len(paths) > cfg.max_files):
-            result.stop = "budget"
-            break
         steps.append(info)
         result.walked += 1
-        reason = scanner.endpoint_filter(info)
+        reason = scanner.endpoint_filter(info, merges)
         if reason:
             result.filters[reason] += 1
             continue
-        if lines > cfg.max_lines or len(paths) > cfg.max_files:  # a lone first commit over budget
+        first, lines, files = _span_start(steps, cfg)
+        if lines > cfg.max_lines or files > cfg.max_files:  # a lone endpoint over the step budget
             result.filters["too_large"] += 1
-            result.stop = "budget"
-            break
-        score, parts = score_step(steps, band)
+            continue
+        if first > cfg.max_start_shift:  # keep the step near the sampled start (its lifecycle percentile)
+            result.filters["unrelated_span"] += 1
+            continue
+        score, parts = score_step(steps[first:], band)
         if score >= cfg.min_score:
-            result.candidates.append(Candidate(rank, score, parts))
+            result.candidates.append(Candidate(start_rank + first, rank, score, parts))
     result.candidates.sort(key=lambda c: (-c.score, c.end_rank))
     return result

@@ -16,6 +16,7 @@ import pygit2
 
 from codeflow.commits import history
 from codeflow.commits.assemble import AssemblyError, build
+from codeflow.commits.budget import TokenCounter, counter_for
 from codeflow.commits.config import TripletConfig
 from codeflow.commits.scan import Scanner, restore_libgit2_defaults, unreadable_reason
 from codeflow.commits.search import search, size_band
@@ -94,14 +95,20 @@ class TripletStage(Stage):
             return self._repo_reject(name, location, "no_start_in_window",
                                      f"no first-parent commit of {n} lies in window {cfg.window} with a later "
                                      f"commit after it", stats)
-        scanner = Scanner(repo, ids, cfg)
+        stats["history_merges"] = merges = history.merge_count(repo, ids)
+        merge_on = cfg.merge_endpoints
+        if merge_on is None:  # auto: the repository-wide majority here; each walk decides for its stretch (search)
+            merge_on = merges >= cfg.merge_auto_share * n
+        stats["merge_endpoints"] = int(merge_on)
+        scanner = Scanner(repo, ids, cfg, merge_endpoints=merge_on)
+        reserve = history.redraw_order(n, cfg.window, starts, cfg.seed, name)
         try:
-            return self._mine_repo(repo, name, location, ids, starts, scanner, stats)
+            return self._mine_repo(repo, name, location, ids, starts, reserve, scanner, stats)
         finally:
             restore_libgit2_defaults()  # the scanner's speed settings are process-wide: don't leak them
 
     def _mine_repo(self, repo: pygit2.Repository, name: str, location: str, ids: list, starts: list[int],
-                   scanner: Scanner, stats: Counter) -> StageResult:
+                   reserve: list[int], scanner: Scanner, stats: Counter) -> StageResult:
         cfg = self.config
         n = len(ids)
         try:
@@ -113,12 +120,19 @@ class TripletStage(Stage):
         band = size_band(infos)
         rows: list[dict] = []
         rejects: list[tuple[str, str, str, str]] = []  # id, reason, detail, source
+        used_ends: set[int] = set()
+        redraws = iter(reserve[:cfg.max_redraws])
         for start in starts:
             key = str(ids[start])
-            try:
-                row, reason, detail = self._mine_start(repo, name, location, ids, start, scanner, band)
-            except CORRUPT_ERRORS as e:  # a corrupt blob hits only the starts that need it
-                row, (reason, detail) = None, _repo_error(e)
+            while True:
+                try:
+                    row, reason, detail = self._mine_start(repo, name, location, ids, start, scanner, band,
+                                                           used_ends, stats)
+                except CORRUPT_ERRORS as e:  # a corrupt blob hits only the starts that need it
+                    row, (reason, detail) = None, _repo_error(e)
+                if reason != "endpoint_taken" or (start := next(redraws, None)) is None:
+                    break
+                stats["starts_redrawn"] += 1  # one triplet per endpoint: a fresh start replaces this one
             if row is not None:
                 rows.append(row)
             else:
@@ -136,18 +150,32 @@ class TripletStage(Stage):
         return StageResult(kept, self.reject(ids, reasons, details, sources), stats)
 
     def _mine_start(self, repo: pygit2.Repository, name: str, location: str, ids: list, start: int,
-                    scanner: Scanner, band: tuple[float, float]) -> tuple[dict | None, str, str]:
+                    scanner: Scanner, band: tuple[float, float], used_ends: set[int],
+                    stats: Counter) -> tuple[dict | None, str, str]:
         result = search(scanner, start, band)
+        stats["walks_with_merge_endpoints"] += int(result.merges)
         if not result.candidates:
             return None, *result.failure()
+        free = [c for c in result.candidates if c.end_rank not in used_ends]
+        if not free:
+            return None, "endpoint_taken", f"all {len(result.candidates)} candidate endpoints already closed " \
+                                           f"another triplet of this repository"
         last_error = AssemblyError("no_endpoint")
-        for cand in result.candidates[:MAX_TRIES]:
-            steps = [scanner.get(r) for r in range(start + 1, cand.end_rank + 1)]
+        for cand in free[:MAX_TRIES]:
+            steps = [scanner.get(r) for r in range(cand.start_rank + 1, cand.end_rank + 1)]
             try:
-                return build(repo, name, location, ids, start, cand, steps, result.walked, self.config), "", ""
+                row = build(repo, name, location, ids, cand, steps, result.walked, self.config, self.counter)
             except AssemblyError as e:
                 last_error = e
+                continue
+            used_ends.add(cand.end_rank)
+            return row, "", ""
         return None, last_error.reason, last_error.detail
+
+    @property
+    def counter(self) -> TokenCounter:
+        """The budget's token counter, loaded once per process (not an attribute: the stage is pickled)."""
+        return counter_for(self.config.tokenizer, self.config.chars_per_token)
 
     def _repo_reject(self, name: str, location: str, reason: str, detail: str, stats: Counter) -> StageResult:
         stats.update(rows_in=1, repos_rejected=1)

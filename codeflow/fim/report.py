@@ -1,8 +1,9 @@
-"""Self-contained HTML report of a FIM run: split kinds, levels, fallbacks and middle lengths per language.
+"""Self-contained HTML report of a FIM run: split kinds, levels, fallbacks, middle lengths per language and the
+middle-length distribution per split kind (characters and share of the file: the split-hygiene view).
 
 Built from :mod:`codeflow.html_report`: inline SVG only (no scripts, no network assets), so it opens from a lake
 folder or a CI artifact, and deterministic. Reads only the small columns of the kept shards (middle lengths are
-computed shard by shard with Arrow kernels).
+computed shard by shard with Arrow kernels; prefix and suffix only for their lengths).
 """
 
 from __future__ import annotations
@@ -30,16 +31,21 @@ def collect(out: StageOutput) -> dict:
     fallbacks: Counter = Counter()
     mids: dict[str, list[np.ndarray]] = defaultdict(list)
     mids_kind: dict[str, list[np.ndarray]] = defaultdict(list)
+    share_kind: dict[str, list[np.ndarray]] = defaultdict(list)
     ctx: list[np.ndarray] = []
     for m in out.committed_markers():
         t = out._read_many([out.kept_path(m["index"])],
-                           ["language", "level", "split_kind", "requested_kind", "middle", "context_paths"])
+                           ["language", "level", "split_kind", "requested_kind", "prefix", "middle", "suffix",
+                            "context_paths"])
         if t.num_rows == 0:
             continue
         langs = [lang or "unknown" for lang in t.column("language").to_pylist()]
         kind = t.column("split_kind").to_pylist()
         req = t.column("requested_kind").to_pylist()
         lens = pc.utf8_length(t.column("middle")).to_numpy(zero_copy_only=False)
+        file_lens = lens + sum(pc.utf8_length(t.column(c)).to_numpy(zero_copy_only=False)
+                               for c in ("prefix", "suffix"))
+        shares = lens / np.maximum(file_lens, 1)
         ctx.append(pc.list_value_length(t.column("context_paths")).fill_null(0).to_numpy(zero_copy_only=False))
         levels.update(t.column("level").to_pylist())
         for lang, k, r in zip(langs, kind, req, strict=True):
@@ -52,9 +58,11 @@ def collect(out: StageOutput) -> dict:
             mids[lang].append(lens[(lang_arr == lang) & (kind_arr != "none")])
         for k in set(kind) - {"none"}:
             mids_kind[k].append(lens[kind_arr == k])
+            share_kind[k].append(shares[kind_arr == k])
     return {"kinds": kinds, "levels": levels, "per_lang": per_lang, "fallbacks": fallbacks,
             "mids": {k: np.concatenate(v) for k, v in mids.items()},
             "mids_kind": {k: np.concatenate(v) for k, v in mids_kind.items()},
+            "share_kind": {k: np.concatenate(v) for k, v in share_kind.items()},
             "context": np.concatenate(ctx) if ctx else np.zeros(0)}
 
 
@@ -98,6 +106,21 @@ def _hist(lens: np.ndarray, color: str, width: int = 260, height: int = 60, bins
     return f'<svg width="{width}" height="{height}">{bars}</svg>'
 
 
+def kind_distribution(data: dict) -> list[list]:
+    """Rows of the per-kind table: kind, n, middle chars p10/p50/p90/p99/max, middle ÷ file p50/p90/max."""
+    rows = []
+    for k in ALL_KINDS:
+        lens = data["mids_kind"].get(k)
+        if lens is None or not lens.size:
+            continue
+        share = data["share_kind"][k]
+        p = np.percentile(lens, [10, 50, 90, 99])
+        q = np.percentile(share, [50, 90])
+        rows.append([k, int(lens.size), *(round(float(v)) for v in p), int(lens.max()),
+                     *(round(float(v), 2) for v in q), round(float(share.max()), 2)])
+    return rows
+
+
 def render(data: dict, title: str, stats: dict | None = None) -> str:
     """The report page for :func:`collect`'s data; ``stats`` (the run counters) are printed as they are."""
     kinds, per_lang = data["kinds"], data["per_lang"]
@@ -124,7 +147,12 @@ def render(data: dict, title: str, stats: dict | None = None) -> str:
 <h2>Split kinds</h2><p>{legend}</p>{_bar(kinds, list(ALL_KINDS))}
 <p>{esc(", ".join(f"{k}={kinds.get(k, 0)}" for k in ALL_KINDS))}</p>
 <h2>Per language</h2>{per_lang_table}
-<h2>Middle length by split kind (chars, log bins)</h2>{kind_hists}
+<h2>Middle length by split kind</h2>
+<p>Characters, and the middle's share of its file. Hygiene rules (docs/fim.md): char middles ≤ min(2,000, 25% of
+the file) by default, AST middles ≤ half the file.</p>
+{table(["kind", "n", "p10", "p50", "p90", "p99", "max", "÷ file p50", "÷ file p90", "÷ file max"],
+       kind_distribution(data))}
+<h3>Histograms (chars, log bins)</h3>{kind_hists}
 <h2>Fallbacks (asked → applied)</h2>{kv_table(data["fallbacks"].most_common())}
 <h2>Repo context</h2>{ctx_html}
 <h2>Run counters</h2>{stats_html}""")

@@ -10,7 +10,8 @@ Rejects (reason): ``missing_content`` (null), ``invalid_utf8`` (bytes that do no
 (nothing but whitespace), ``file_too_large`` (over ``max_file_chars``), ``special_token`` (content, path or
 repo name holding a special token: the sample could not be parsed back), ``bad_path`` (repo level: no path,
 or a line break in it), ``missing_repo`` (repo level: no repository name), ``missing_column`` (no content
-column at all).
+column at all), ``stub_file`` (``.pyi`` / ``.d.ts``: bodies are ``...``; ``skip_stubs``; at repo level a stub
+stays context for its repository).
 """
 
 from __future__ import annotations
@@ -26,7 +27,7 @@ from codeflow.fim.ast_split import AstBounds
 from codeflow.fim.context import RepoFile, get_retriever, select_context
 from codeflow.fim.format import check_text, render_file, render_repo
 from codeflow.fim.repo_context import UnitIndex
-from codeflow.fim.sample import SPLIT_KINDS, SplitParams, choose_split, expand_modes, rng_for
+from codeflow.fim.sample import SPLIT_KINDS, SplitParams, choose_split, expand_modes, is_stub, is_text_only, rng_for
 from codeflow.fim.tokens import QWEN, FimTokens
 from codeflow.records import FIM_SCHEMA, rejects_table, stable_id
 from codeflow.stage import Stage, StageResult
@@ -51,6 +52,17 @@ class FimConfig:
     max_file_chars: int = 1_000_000
     max_ast_file_bytes: int = 1 << 20
     ast_window_bytes: int = 4096
+    # Split hygiene (docs/fim.md "Split hygiene"): char middles <= min(max_char_middle, fraction * file), 0 = no
+    # cap; AST middles <= max_middle_file_fraction of the file; import weight, and no import-only pick unless
+    # imports_alone; config / markup files char/line only; stubs rejected.
+    max_char_middle: int = 2000
+    max_char_middle_fraction: float = 0.25
+    max_middle_file_fraction: float = 0.5
+    import_weight: float = 0.003
+    imports_alone: bool = False
+    include_decorators: bool = True  # function-level middles start at their decorators / attributes
+    text_only_config: bool = True
+    skip_stubs: bool = True
     max_context_chars: int = 32_768
     max_context_files: int = 32
     retriever: str = "bm25_imports"  # ranks whole files (context="files")
@@ -71,6 +83,13 @@ class FimConfig:
         object.__setattr__(self, "mode_weights", tuple(float(w) for w in weights))
         if self.min_middle_bytes > self.max_middle_bytes:
             raise ValueError("min_middle_bytes > max_middle_bytes")
+        if self.max_char_middle < 0:
+            raise ValueError("max_char_middle must be >= 0 (0: no cap)")
+        for name in ("max_char_middle_fraction", "max_middle_file_fraction"):
+            if not 0.0 < getattr(self, name) <= 1.0:
+                raise ValueError(f"{name} must be within (0, 1]")
+        if self.import_weight < 0:
+            raise ValueError("import_weight must be >= 0")
         get_retriever(self.retriever)  # fail early on an unknown name
         if self.context not in CONTEXT_MODES:
             raise ValueError(f"context must be one of {CONTEXT_MODES}, not {self.context!r}")
@@ -79,8 +98,11 @@ class FimConfig:
 
     def split_params(self) -> SplitParams:
         bounds = AstBounds(self.min_middle_bytes, self.max_middle_bytes, self.max_ast_file_bytes,
-                           window_bytes=self.ast_window_bytes)
-        return SplitParams(self.modes, self.mode_weights, self.fim_rate, self.max_lines, bounds)
+                           window_bytes=self.ast_window_bytes, max_file_fraction=self.max_middle_file_fraction,
+                           import_weight=self.import_weight, imports_alone=self.imports_alone,
+                           include_decorators=self.include_decorators)
+        return SplitParams(self.modes, self.mode_weights, self.fim_rate, self.max_lines, bounds,
+                           self.max_char_middle, self.max_char_middle_fraction, self.text_only_config)
 
 
 def parse_mode_weights(spec: str | None, modes: tuple[str, ...]) -> tuple[float, ...]:
@@ -110,6 +132,7 @@ class _File:
     language: str | None
     text: str
     data: bytes
+    sample: bool = True  # False: context only (a stub at repo level: no sample of its own, its signatures help)
 
 
 class FimStage(Stage):
@@ -178,6 +201,11 @@ class FimStage(Stage):
                     reject("special_token", f"repo name {why}")
                     continue
             lang = langs[i] or _guess_language(paths[i], text)
+            if cfg.skip_stubs and is_stub(paths[i]):
+                reject("stub_file", f"type stub / declaration file {paths[i]!r}: its bodies are '...'")
+                if cfg.level == "repo":  # still context for the other files of its repository
+                    files.append(_File(i, fid, repos[i], paths[i], lang, text, data, sample=False))
+                continue
             files.append(_File(i, fid, repos[i], paths[i], lang, text, data))
         return files, rejects
 
@@ -190,7 +218,8 @@ class FimStage(Stage):
         out: list[tuple[int, dict]] = []
         if cfg.level == "file":
             for f in files:
-                out.append((f.row, self._sample(f, params, [], stats)))
+                if f.sample:
+                    out.append((f.row, self._sample(f, params, [], stats)))
         else:
             groups: dict[str, list[_File]] = {}
             for f in files:
@@ -207,7 +236,8 @@ class FimStage(Stage):
         split is known (unit context ranks on prefix+suffix and drops copies of the middle)."""
         cfg = self.config
         rng = rng_for(f.file_id, cfg.seed, cfg.level)
-        split = choose_split(f.text, f.data, f.language, rng, params, tree)
+        text_only = is_text_only(f.language, f.path)
+        split = choose_split(f.text, f.data, f.language, rng, params, tree, text_only)
         pre, mid, suf = split.cut(f.text)
         fim = split.kind != "none"
         if callable(context):
@@ -220,6 +250,10 @@ class FimStage(Stage):
             text = render_repo(f.repo or "", context, f.path or "", pre, mid, suf,
                                fim, cfg.tokens)
         stats[f"split_{split.kind}"] += 1
+        if text_only and fim:
+            stats["text_only_splits"] += 1
+        if split.category:
+            stats[f"{split.kind}_category_{split.category}"] += 1
         if split.kind != split.requested:
             stats[f"fallback_{split.requested}_to_{split.kind}"] += 1
         return {"id": stable_id(f.file_id, cfg.level, str(cfg.seed), prefix="fim:"), "file_id": f.file_id,
@@ -232,13 +266,19 @@ class FimStage(Stage):
         repo_files = [RepoFile(f.path or "", f.text, f.language) for f in group]
         if cfg.context != "files":
             index = UnitIndex.for_config(repo_files, cfg)
-            return [(f.row, self._sample(f, params, partial(_unit_context, index, t, cfg), stats, index.take_tree(t)))
-                    for t, f in enumerate(group)]
+            out = []
+            for t, f in enumerate(group):
+                tree = index.take_tree(t)  # taken for a context-only file too: trees do not outlive the sample loop
+                if f.sample:
+                    out.append((f.row, self._sample(f, params, partial(_unit_context, index, t, cfg), stats, tree)))
+            return out
         rank = get_retriever(cfg.retriever)(repo_files)
         sep = len(cfg.tokens.file_sep)
         sizes = [sep + len(f.path or "") + len(f.text) + 2 for f in group]
         out = []
         for t, f in enumerate(group):
+            if not f.sample:
+                continue
             chosen = select_context(rank(t), sizes, cfg.max_context_chars, cfg.max_context_files,
                                     eligible=lambda i, p=f.path: group[i].path != p)
             context = [(group[i].path or "", group[i].text) for i in reversed(chosen)]  # most relevant last

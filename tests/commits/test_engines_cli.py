@@ -42,6 +42,9 @@ def test_cli_clones_urls_and_resumes(tmp_path, cli):
     assert code == 0 and "0/2" in output, output
     code, output = cli("build-triplets", "--repos", str(listing), "--out", out, "--window", "0.9:0.1")
     assert code == 2 and "window" in output
+    code, output = cli("build-triplets", "--repos", str(listing), "--out", str(tmp_path / "o2"), "--tokenizer",
+                       str(tmp_path / "no-tokenizer"))
+    assert code == 2 and "no tokenizer at" in output and len(output.strip().splitlines()) == 1, output
 
 
 def test_demo_step_mines_generated_repo(tmp_path):

@@ -49,9 +49,10 @@ def test_starts_in_window_and_same_seed_same_bytes(tmp_path):
     assert s1.kept == 6 and s1.rows_in == s1.kept + s1.rejected
     rows = kept_rows(str(tmp_path / "o1"))
     shas = [sha for sha, _ in b.log]
+    shift = cfg.max_start_shift  # the recorded start is the sampled one moved past commits the step does not need
     for r in rows:
         rank = shas.index(r["start_commit"])
-        assert 0.4 <= rank / 59 <= 0.8 and r["start_percentile"] == pytest.approx(rank / 59)
+        assert 0.4 <= rank / 59 <= 0.8 + shift / 59 and r["start_percentile"] == pytest.approx(rank / 59)
         assert shas.index(r["end_commit"]) == rank + r["n_commits"] > rank
     for name in ("part-00000.parquet", "rejects/part-00000.parquet"):
         assert (tmp_path / "o1" / name).read_bytes() == (tmp_path / "o2" / name).read_bytes()
@@ -137,7 +138,7 @@ def test_patch_applies_with_git_apply(tmp_path):
     assert seen_binary and seen_delete and seen_add
 
 
-def test_merge_endpoints_only_when_asked(tmp_path):
+def test_merge_endpoints_on_by_default_for_pull_request_histories(tmp_path):
     b = RepoBuilder(str(tmp_path / "pr"))
     b.commit({"pkg/core.py": module(0)}, "Create the core module of the package")
     for k in range(1, 30):
@@ -145,10 +146,10 @@ def test_merge_endpoints_only_when_asked(tmp_path):
                 f"Add feature {k} to the core", f"Merge pull request #{k} from dev/feature-{k}\n\nAdd feature {k}"
                                                 f" to the core module")
     entries = [RepoEntry(str(tmp_path / "pr"), "pr")]
-    off = run_build_triplets(entries, str(tmp_path / "off"), TripletConfig(per_repo=4))
+    off = run_build_triplets(entries, str(tmp_path / "off"), TripletConfig(per_repo=4, merge_endpoints=False))
     assert off.kept == 0 and off.reasons == {"no_endpoint": 4} and off.stats["filter_merge"] >= 4
-    on = run_build_triplets(entries, str(tmp_path / "on"), TripletConfig(per_repo=4, merge_endpoints=True))
-    assert on.kept == 4
+    on = run_build_triplets(entries, str(tmp_path / "on"), TripletConfig(per_repo=4))  # auto: 29 of 30 are merges
+    assert on.kept == 4 and on.stats["merge_endpoints"] == 1
     for i, r in enumerate(kept_rows(str(tmp_path / "on"))):
         assert r["messages"][-1].startswith("Add feature")  # the PR title, boilerplate header removed
         assert git_apply_check(r, str(tmp_path / f"a{i}")) == {f["path"]: f["content"] for f in r["files_new"]}

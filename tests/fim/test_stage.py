@@ -112,17 +112,18 @@ def _shard_bytes(out: str) -> list[bytes]:
 
 def test_deterministic_and_engines_agree(tmp_path: Path, spark) -> None:
     units = [write_shard(tmp_path / "in" / "a.parquet", sample_rows("a")),
-             write_shard(tmp_path / "in" / "b.parquet", stdlib_rows("b") + [code_row("b", "e.py", "")]),
+             write_shard(tmp_path / "in" / "b.parquet", stdlib_rows("b") + [code_row("b", "e.py", ""),
+                                                                            code_row("b", "t.pyi", "x: int\n")]),
              str(tmp_path / "in" / "broken.parquet")]
     Path(units[2]).write_bytes(b"not parquet")
     cfg = FimConfig(level="repo", max_context_chars=4000)
     s1 = run_fim(units, str(tmp_path / "l1"), cfg, engine="local", workers=2)
     s2 = run_fim(units, str(tmp_path / "sp"), cfg, engine="spark")
     assert _shard_bytes(str(tmp_path / "l1")) == _shard_bytes(str(tmp_path / "sp"))
-    n_in = len(sample_rows("a")) + len(stdlib_rows("b")) + 1
+    n_in = len(sample_rows("a")) + len(stdlib_rows("b")) + 2
     for s in (s1, s2):
-        assert s.kept == n_in - 1 and s.rejected == 2
-        assert s.reasons == {"empty_file": 1, "unreadable_input": 1}
+        assert s.kept == n_in - 2 and s.rejected == 3
+        assert s.reasons == {"empty_file": 1, "stub_file": 1, "unreadable_input": 1}
     html = (tmp_path / "sp" / "_report.html").read_text()
     assert "<svg" in html and "python" in html and "ast_function" in html
 
