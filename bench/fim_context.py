@@ -12,11 +12,12 @@ each context mode of ``FimStage``, in the same run:
 Per language of the target file:
 
 - **def recall**: names the file imports explicitly (``imported_names``) from a module that resolves to a file of
-  the repo, that the middle uses and that another file of the repo defines (keyword regex ``units.DEF_NAME``);
-  a hit when the context holds a definition of it;
-- **xfile recall**: every identifier of the middle that the target file does not define and another file of the
-  repo does (same regex), imported or not (Go same-package names, Java same-package classes, methods called
-  on objects); a hit when the context holds a definition of it;
+  the repo, that the middle *uses* and that another file of the repo defines (keyword regex ``units.DEF_NAME``);
+  a hit when the context holds a definition of it. An occurrence inside an import statement
+  (``imports.import_spans``) is not a use: a middle that *is* the import block only imports the names;
+- **xfile recall**: every identifier the middle uses (same rule) that the target file does not define and
+  another file of the repo does (same regex), imported or not (Go same-package names, Java same-package classes,
+  methods called on objects); a hit when the context holds a definition of it;
 - **def recall, import visible**: the same, only names whose import statement is outside the middle (a
   retriever that sees prefix and suffix only cannot know the others);
 - **ctx tok**: context tokens per sample (characters / 4; no tokenizer is loaded);
@@ -29,6 +30,7 @@ Per language of the target file:
 from __future__ import annotations
 
 import argparse
+import bisect
 import random
 import re
 import time
@@ -70,7 +72,7 @@ def metrics(rows: list[dict], records_by_mode: dict[str, list[dict]], seed: int)
     """Per (language, mode): [def hits, def total, xfile hits, xfile total, context chars, samples, def hits and
     total where the import statement is outside the middle]."""
     from codeflow.fim.format import parse_repo
-    from codeflow.fim.imports import ImportGraph, imported_names
+    from codeflow.fim.imports import ImportGraph, import_spans, imported_names
     from codeflow.fim.units import regex_names
 
     by_path = {r["path"]: r for r in rows}
@@ -83,9 +85,25 @@ def metrics(rows: list[dict], records_by_mode: dict[str, list[dict]], seed: int)
     out: dict[tuple[str, str], list[float]] = defaultdict(lambda: [0, 0, 0, 0, 0, 0, 0, 0])
     paths = sorted(by_path)
 
+    spans = {r["path"]: import_spans(r["content"], r["language"]) for r in rows}
+
+    def used_in_middle(rec: dict) -> set[str]:
+        """Identifiers of the middle outside import statements: a name whose import line *is* the middle is
+        imported there, not used (and no retriever that sees only prefix and suffix can know it)."""
+        ss = spans[rec["path"]]
+        starts = [s for s, _ in ss]
+        off = len(rec["prefix"])
+        out = set()
+        for m in IDENT.finditer(rec["middle"]):
+            pos = off + m.start()
+            k = bisect.bisect_right(starts, pos) - 1
+            if k < 0 or pos >= ss[k][1]:
+                out.add(m.group())
+        return out
+
     def score(lang: str, mode: str, rec: dict, context_text: str) -> None:
         row = by_path[rec["path"]]
-        mid_ids = set(IDENT.findall(rec["middle"]))
+        mid_ids = used_in_middle(rec)
         mine = defined[rec["path"]]
         gt_defs = {n for mod, n in imported_names(row["content"], row["language"])
                    if n in mid_ids and def_count[n] - (n in mine) > 0

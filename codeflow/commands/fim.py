@@ -28,6 +28,10 @@ from codeflow.commands.common import engine_options
 @click.option("--context", "context_mode", type=click.Choice(["units", "units_bm25", "files"]), default="units",
               show_default=True, help="Repo level: units = definitions of imported/used names, import skeletons, "
               "BM25 units; units_bm25 = BM25 units only; files = whole files ranked by --retriever.")
+@click.option("--context-tokenizer", default=None, help="Repo level, unit context: the trainer's tokenizer "
+              "(tokenizer.json or its folder); the context budget is then --max-context-tokens of its tokens.")
+@click.option("--max-context-tokens", type=click.IntRange(min=0), default=8192, show_default=True,
+              help="Repo level, with --context-tokenizer: budget for the rendered context files, in tokens.")
 @click.option("--retriever", default="bm25_imports", show_default=True,
               help="Repo level, --context files: bm25_imports, bm25, hash_embed (or one you registered).")
 @click.option("--max-lines", type=click.IntRange(min=1), default=15, show_default=True,
@@ -60,8 +64,8 @@ from codeflow.commands.common import engine_options
 @click.option("--no-report", is_flag=True, help="Skip OUT/_report.html.")
 @engine_options
 def fim(level: str, inputs: tuple[str, ...], repos: str | None, out: str, fim_rate: float, modes: str,
-        mode_weights: str | None, max_context_chars: int, max_context_files: int, context_mode: str, retriever: str,
-        max_lines: int,
+        mode_weights: str | None, max_context_chars: int, max_context_files: int, context_mode: str,
+        context_tokenizer: str | None, max_context_tokens: int, retriever: str, max_lines: int,
         min_middle_bytes: int, max_middle_bytes: int, max_char_middle: int, max_char_middle_fraction: float,
         max_middle_file_fraction: float, import_weight: float, imports_alone: bool, ast_on_config: bool,
         keep_stubs: bool, max_file_chars: int, token_preset: str, seed: int,
@@ -85,7 +89,12 @@ def fim(level: str, inputs: tuple[str, ...], repos: str | None, out: str, fim_ra
                         max_middle_file_fraction=max_middle_file_fraction, import_weight=import_weight,
                         imports_alone=imports_alone, text_only_config=not ast_on_config, skip_stubs=not keep_stubs,
                         max_context_chars=max_context_chars, max_context_files=max_context_files,
-                        retriever=retriever, context=context_mode, tokens=get_tokens(token_preset))
+                        retriever=retriever, context=context_mode, tokens=get_tokens(token_preset),
+                        context_tokenizer=context_tokenizer, max_context_tokens=max_context_tokens)
+        if context_tokenizer:
+            from codeflow.fim.repo_context import token_counter
+
+            token_counter(context_tokenizer)  # a missing or broken tokenizer is a user error, before any work
     except ValueError as e:
         raise click.UsageError(str(e)) from None
     summaries = []

@@ -1,69 +1,29 @@
-"""Related unchanged files stored beside a triplet: what the touched files import, then their neighbours.
+"""Related unchanged files stored beside a triplet: what the touched code files import, then their neighbours.
 
-A model that edits ``app.py`` needs the ``helpers.py`` it calls, not the whole repository. Imports are found
-with per-language regexes (Python ``import`` / ``from``, JS/TS relative ``import``/``require``, C/C++
-``#include "..."``), resolved against the start tree; when that finds too little, files of the same language in
-the touched files' directories fill up, by name. Bounded in count and bytes; only files identical at start
-and end qualify (changed files are already in the triplet).
+A model that edits ``app.py`` needs the ``helpers.py`` it calls, not the whole repository. Imports are found and
+resolved by ``codeflow.fim.imports`` — the same module repo-level FIM context uses — against the paths of the
+start tree: Python, JS/TS (``./x.js`` in TypeScript finds ``x.ts``), Java/Kotlin/Scala, Go (packages through the
+``go.mod`` module path), Rust (``use crate::a``, ``mod a;``), C/C++ (``#include "x.h"``). When that finds too
+little, code files of the same language in the touched files' folders fill up, by name (Java and Go use
+same-package types without importing them).
+
+Only touched *code* files pick context, and only code files are context: a touched ``package.json``, CI workflow
+or README brings no neighbours and no config file takes a slot. Bounded in count and bytes; only files
+identical at start and end qualify (changed files are already in the triplet).
 """
 
 from __future__ import annotations
 
 import posixpath
-import re
 
 import pygit2
 
 from codeflow.commits import paths as pathmod
-from codeflow.repos import MODE_BLOB, MODE_EXEC
+from codeflow.fim.imports import PathIndex, go_module_path, import_strings
+from codeflow.repos import MODE_BLOB, MODE_EXEC, TreeFile, iter_tree
 
-PY_IMPORT = re.compile(r"^\s*(?:from\s+(\.*[\w.]*)\s+import\s+([\w, ()*]+)|import\s+([\w.]+))", re.M)
-JS_IMPORT = re.compile(r"""(?:\bfrom\s*|\bimport\s*\(?\s*|\brequire\s*\(\s*)['"](\.{1,2}/[^'"]+)['"]""")
-C_INCLUDE = re.compile(r'^\s*#\s*include\s*"([^"]+)"', re.M)
-JS_EXTS = ("", ".ts", ".tsx", ".js", ".jsx", ".mjs", "/index.ts", "/index.js")
-
-
-def _python_candidates(path: str, text: str) -> list[str]:
-    here = posixpath.dirname(path)
-    roots = ["", "src"] + [p for p in [path.split("/", 1)[0]] if "/" in path]
-    out: list[str] = []
-    for m in PY_IMPORT.finditer(text):
-        module, names, plain = m.group(1), m.group(2), m.group(3)
-        mod = module if module is not None else plain
-        if mod is None:
-            continue
-        dots = len(mod) - len(mod.lstrip("."))
-        rest = mod.lstrip(".").replace(".", "/")
-        if dots:
-            base = here
-            for _ in range(dots - 1):
-                base = posixpath.dirname(base)
-            bases = [posixpath.join(base, rest) if rest else base]
-        else:
-            bases = [posixpath.join(r, rest) if r else rest for r in roots]
-        subs = [n.strip(" ()") for n in (names or "").split(",") if n.strip(" ()*")]
-        for b in bases:
-            out += [b + ".py", b + "/__init__.py"] + [f"{b}/{s}.py" for s in subs]
-    return out
-
-
-def _js_candidates(path: str, text: str) -> list[str]:
-    here = posixpath.dirname(path)
-    out: list[str] = []
-    for m in JS_IMPORT.finditer(text):
-        target = posixpath.normpath(posixpath.join(here, m.group(1)))
-        out += [target + ext for ext in JS_EXTS]
-    return out
-
-
-def _c_candidates(path: str, text: str) -> list[str]:
-    here = posixpath.dirname(path)
-    return [posixpath.normpath(posixpath.join(here, m.group(1))) for m in C_INCLUDE.finditer(text)] + \
-        [m.group(1) for m in C_INCLUDE.finditer(text)]
-
-
-CANDIDATES = {"python": _python_candidates, "javascript": _js_candidates, "typescript": _js_candidates,
-              "tsx": _js_candidates, "c": _c_candidates, "cpp": _c_candidates, "cuda": _c_candidates}
+_INDEX_CACHE: dict[str, PathIndex] = {}  # start tree id -> its path index (spans of one repo share trees)
+_CACHE_SIZE = 8
 
 
 def _entry(tree: pygit2.Tree, path: str) -> pygit2.Object | None:
@@ -76,16 +36,53 @@ def _entry(tree: pygit2.Tree, path: str) -> pygit2.Object | None:
     return obj if obj.type_str == "blob" and obj.filemode in (MODE_BLOB, MODE_EXEC) else None
 
 
+def path_index(repo: pygit2.Repository, tree: pygit2.Tree) -> PathIndex:
+    """The resolver's index of every blob path of ``tree`` (with the module paths of its ``go.mod`` files)."""
+    key = str(tree.id)
+    hit = _INDEX_CACHE.get(key)
+    if hit is None:
+        paths = [f.path for f in iter_tree(repo, tree) if isinstance(f, TreeFile) and f.kind == "blob"]
+        go_modules: dict[str, str] = {}
+        for p in paths:
+            if posixpath.basename(p) == "go.mod":
+                blob = _entry(tree, p)
+                module = go_module_path(blob.data.decode("utf-8", "replace")) if blob is not None else None
+                if module:
+                    go_modules[posixpath.dirname(p)] = module
+        hit = PathIndex(paths, go_modules)
+        if len(_INDEX_CACHE) >= _CACHE_SIZE:
+            _INDEX_CACHE.pop(next(iter(_INDEX_CACHE)))
+        _INDEX_CACHE[key] = hit
+    return hit
+
+
+def is_context_file(path: str) -> bool:
+    """Code that may pick context or be context: a programming language, not lock / vendored / generated."""
+    return pathmod.is_programming(path) and pathmod.classify(path) not in pathmod.NOISE
+
+
+def imported_paths(index: PathIndex, touched: dict[str, str]) -> list[str]:
+    """Files the touched code files import, in touched-path then import order (each import's hits by path)."""
+    out: list[str] = []
+    for path in sorted(touched):
+        if not is_context_file(path):
+            continue
+        lang = pathmod.language(path)
+        for imp in import_strings(touched[path], lang):
+            out += sorted(index.resolve(imp, path, lang))
+    return out
+
+
 def select_context(repo: pygit2.Repository, start_tree: pygit2.Tree, end_tree: pygit2.Tree,
                    touched: dict[str, str], max_files: int, max_bytes: int, max_file_bytes: int) -> list[dict]:
     """``[{path, content}]`` of related unchanged files for ``touched`` (path -> old or new content)."""
-    ordered: list[str] = []
-    for path in sorted(touched):
-        fn = CANDIDATES.get(pathmod.language(path) or "")
-        if fn:
-            ordered += fn(path, touched[path])
-    for path in sorted(touched):  # fallback: same-language neighbours
+    if max_files <= 0:
+        return []
+    ordered = imported_paths(path_index(repo, start_tree), touched)
+    for path in sorted(touched):  # fallback: same-language neighbours of touched code files
         lang = pathmod.language(path)
+        if not lang or not is_context_file(path):
+            continue
         folder = posixpath.dirname(path)
         try:
             sub = start_tree[folder] if folder else start_tree
@@ -94,7 +91,7 @@ def select_context(repo: pygit2.Repository, start_tree: pygit2.Tree, end_tree: p
         if sub.type_str != "tree":
             continue
         ordered += sorted(posixpath.join(folder, e.name) for e in sub
-                          if e.type_str == "blob" and pathmod.language(e.name) == lang and lang)
+                          if e.type_str == "blob" and pathmod.language(e.name) == lang)
     chosen: list[dict] = []
     seen: set[str] = set(touched)
     used = 0
@@ -104,7 +101,7 @@ def select_context(repo: pygit2.Repository, start_tree: pygit2.Tree, end_tree: p
         if cand in seen:
             continue
         seen.add(cand)
-        if pathmod.classify(cand) in pathmod.NOISE:
+        if not is_context_file(cand):
             continue
         old = _entry(start_tree, cand)
         new = _entry(end_tree, cand)

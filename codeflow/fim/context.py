@@ -19,6 +19,7 @@ import re
 from collections import Counter
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
+from itertools import chain, count, repeat
 from typing import Protocol
 
 import numpy as np
@@ -51,47 +52,65 @@ class Retriever(Protocol):
 
 
 class BM25Index:
-    """Okapi BM25 over identifier tokens. Each term's postings hold precomputed per-document BM25 weights as numpy
-    arrays, so scoring a query is one vector add per query term (cost grows with postings, not files^2)."""
+    """Okapi BM25 over identifier tokens. The (term, document) pairs are sorted by term once, each with its
+    precomputed BM25 weight, so a term's postings are one slice and scoring a query is one ``bincount`` over the
+    concatenated slices of its terms (cost grows with postings, not files^2)."""
 
     def __init__(self, docs: Sequence[Sequence[str]], k1: float = 1.5, b: float = 0.75) -> None:
         self.n = len(docs)
         vocab: dict[str, int] = {}
-        term_ids = np.fromiter((vocab.setdefault(t, len(vocab)) for d in docs for t in d), dtype=np.int64)
-        lens = np.array([len(d) for d in docs], dtype=np.int64)
+        lens = np.fromiter(map(len, docs), dtype=np.int64, count=self.n)
+        term_ids = np.fromiter(map(vocab.setdefault, chain.from_iterable(docs), count()), dtype=np.int64,
+                               count=int(lens.sum()))  # setdefault(t, next id): first-seen order, all in C
+        # ``count()`` advances on every token, so ids are sparse: renumber them densely in first-seen order
+        term_ids = np.unique(term_ids, return_inverse=True)[1]
+        names = list(vocab)
         doc_ids = np.repeat(np.arange(self.n, dtype=np.int64), lens)
         avgdl = float(lens.mean()) if self.n and lens.sum() else 1.0
         norm = k1 * (1 - b + b * lens / avgdl)
-        # (term, doc) pairs with their counts, sorted by term then doc: one vectorized pass instead of a dict per doc
-        keys, counts = np.unique(term_ids * max(1, self.n) + doc_ids, return_counts=True)
-        terms, docs_of = keys // max(1, self.n), keys % max(1, self.n)
-        weights = counts * (k1 + 1) / (counts + norm[docs_of])
-        bounds = np.flatnonzero(np.diff(terms)) + 1
-        starts = np.concatenate(([0], bounds)) if len(keys) else np.zeros(0, dtype=np.int64)
-        ends = np.concatenate((bounds, [len(keys)])) if len(keys) else np.zeros(0, dtype=np.int64)
-        names = list(vocab)
-        self.idf: dict[str, float] = {}
-        self.postings: dict[str, tuple[np.ndarray, np.ndarray]] = {}
-        for s, e in zip(starts.tolist(), ends.tolist(), strict=True):
-            term = names[int(terms[s])]
-            idf = math.log(1 + (self.n - (e - s) + 0.5) / ((e - s) + 0.5))
-            self.idf[term] = idf
-            self.postings[term] = (docs_of[s:e], idf * weights[s:e])
+        n = max(1, self.n)
+        keys, counts = np.unique(term_ids * n + doc_ids, return_counts=True)  # sorted by term, then doc
+        terms, self._docs = keys // n, keys % n
+        starts = np.searchsorted(terms, np.arange(len(names) + 1))
+        df = np.diff(starts)
+        idf = np.log(1 + (self.n - df + 0.5) / (df + 0.5))
+        self._weights = idf[terms] * counts * (k1 + 1) / (counts + norm[self._docs])
+        self._starts, self._ends = starts[:-1], starts[1:]
+        self.vocab = dict(zip(names, range(len(names)), strict=True))
+        self.idf = idf
+        # query order: rarest first (highest idf), ties in first-seen order
+        self._rank = np.empty(len(names), dtype=np.int64)
+        self._rank[np.argsort(-idf, kind="stable")] = np.arange(len(names))
+        self._names = names
+
+    def term_ids(self, terms: Iterable[str], limit: int = 64) -> np.ndarray:
+        """Ids of the ``limit`` rarest distinct known terms of a query, rarest first: they carry almost all of
+        the BM25 score, and the cap keeps a target's cost bounded on repos with thousands of files (common
+        terms have long postings). Unknown terms score nothing and are dropped."""
+        uniq = set(terms)
+        ids = np.fromiter(map(self.vocab.get, uniq, repeat(-1)), dtype=np.int64, count=len(uniq))
+        ids = ids[ids >= 0]
+        return ids[np.argsort(self._rank[ids])][:limit]
 
     def query_terms(self, terms: Iterable[str], limit: int = 64) -> list[str]:
-        """The ``limit`` rarest distinct terms of a query: they carry almost all of the BM25 score, and the
-        cap keeps a target's cost bounded on repos with thousands of files (common terms have long postings)."""
-        uniq = sorted(set(terms), key=lambda t: (-self.idf.get(t, 0.0), t))
-        return uniq[:limit]
+        """The ``limit`` rarest distinct known terms of a query (see ``term_ids``)."""
+        return [self._names[i] for i in self.term_ids(terms, limit).tolist()]
 
-    def scores(self, query_terms: Sequence[str]) -> np.ndarray:
+    def scores_ids(self, ids: np.ndarray) -> np.ndarray:
+        """BM25 score of every document for the given term ids (a float array of length n)."""
+        if not len(ids) or not self.n:
+            return np.zeros(self.n)
+        ids = np.sort(ids)  # a fixed order: float sums must not depend on the caller's order
+        st, ln = self._starts[ids], self._ends[ids] - self._starts[ids]
+        # the positions of all their postings, without a Python loop: each term's run st..st+ln
+        sel = np.repeat(st - np.cumsum(ln) + ln, ln) + np.arange(int(ln.sum()))
+        return np.bincount(self._docs[sel], weights=self._weights[sel], minlength=self.n)
+
+    def scores(self, query_terms: Iterable[str]) -> np.ndarray:
         """BM25 score of every document for the query (a float array of length n)."""
-        out = np.zeros(self.n)
-        for term in sorted(set(query_terms)):  # fixed order: float sums must not depend on PYTHONHASHSEED
-            hit = self.postings.get(term)
-            if hit is not None:
-                out[hit[0]] += hit[1]  # indices are unique within one term's postings
-        return out
+        uniq = set(query_terms)
+        ids = np.fromiter(map(self.vocab.get, uniq, repeat(-1)), dtype=np.int64, count=len(uniq))
+        return self.scores_ids(ids[ids >= 0])
 
 
 def _ordered(scores: np.ndarray, target: int) -> Iterator[tuple[int, float]]:

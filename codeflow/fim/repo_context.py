@@ -25,24 +25,28 @@ from __future__ import annotations
 
 import hashlib
 import re
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
+from functools import lru_cache
 
 import numpy as np
 
 from codeflow.fim.context import BM25Index, RepoFile
 from codeflow.fim.imports import ImportGraph, imported_names
-from codeflow.fim.units import ELISION, Unit, file_units
+from codeflow.fim.units import ELISION, PREAMBLE, Unit, file_units, outline_units
 
-_WS = re.compile(r"\s+")
 _IDENT = re.compile(r"[A-Za-z_$][\w$]*")
+_CODE_LINE = re.compile(r"^[ \t]*(?!" + PREAMBLE.pattern.replace("\n", "") + r")\S", re.M)
 _TOKEN = re.compile(r"[a-z_][a-z0-9_]+")  # on lowercased text: ``identifier_tokens`` in one C call
-NEAR_CHARS = 6000  # referenced names are looked for this far before and after the hole
+NEAR_CHARS = 3000  # referenced names are looked for this far before and after the hole
+SKELETON_SHARE = 0.25  # import skeletons come before referenced names up to this share of the budget
+BM25_TOP = 96  # BM25 fills what is left of the budget: its best units are plenty, the tail rarely fits
+MAX_MISSES = 32  # a stage stops after this many units in a row too large for what is left of the budget
 MAX_DEFS_PER_NAME = 3  # a name defined in more places than this (``__init__``, ``String``) is too ambiguous
 
 
-def _norm_hash(text: str) -> bytes:
-    return hashlib.blake2b(_WS.sub(" ", text).strip().encode(), digest_size=12).digest()
+def _digest(text: str) -> bytes:
+    return hashlib.blake2b(text.encode(), digest_size=12).digest()
 
 
 @dataclass
@@ -52,11 +56,40 @@ class _Piece:
     rank: int
 
 
+@lru_cache(maxsize=4)
+def token_counter(tokenizer_url: str) -> Callable[[str], int]:
+    """The token count of a text under a tokenizer (``tokenizer.json`` or its folder, as the trainer saves it with
+    ``codeflow.model.tokenizer``), loaded once per process (Spark and datatrove workers load it themselves)."""
+    from codeflow.model.tokenizer import load_tokenizer
+
+    tok = load_tokenizer(tokenizer_url)
+
+    def count(text: str) -> int:
+        return len(tok.encode(text, add_special_tokens=False).ids)
+
+    return count
+
+
 class UnitIndex:
     """Units, their BM25 index and the definition index of one repository; ``context`` per target."""
 
+    budget: int = 0  # the context budget ``for_config`` read from a FimConfig (characters or tokens)
+
+    @classmethod
+    def for_config(cls, files: Sequence[RepoFile], cfg) -> UnitIndex:
+        """The index a ``FimConfig`` asks for: tokens of ``cfg.context_tokenizer`` under ``max_context_tokens``
+        when a tokenizer is given, else characters under ``max_context_chars``."""
+        if cfg.context_tokenizer:
+            cost = token_counter(cfg.context_tokenizer)
+            index = cls(files, cost=cost, file_sep_cost=cost(cfg.tokens.file_sep), mode=cfg.context)
+            index.budget = cfg.max_context_tokens
+        else:
+            index = cls(files, file_sep_cost=len(cfg.tokens.file_sep), mode=cfg.context)
+            index.budget = cfg.max_context_chars
+        return index
+
     def __init__(self, files: Sequence[RepoFile], cost: Callable[[str], int] = len, file_sep_cost: int = 11,
-                 mode: str = "units") -> None:
+                 mode: str = "units", splitter: str = "outline") -> None:
         if mode not in ("units", "units_bm25"):
             raise ValueError(f"unknown unit context mode {mode!r}")
         self.files, self.cost, self.sep_cost, self.mode = files, cost, file_sep_cost, mode
@@ -65,23 +98,54 @@ class UnitIndex:
         self.trees: dict[int, object] = {}
         for i, f in enumerate(files):
             start = len(self.units)
-            units, tree = file_units(i, f.content, f.language)
+            if splitter == "ast":
+                units, tree = file_units(i, f.content, f.language)
+            else:
+                units, tree = outline_units(i, f.content, f.language), None
             self.units.extend(units)
             if tree is not None:
                 self.trees[i] = tree
             self.by_file.append(list(range(start, len(self.units))))
         self.texts = [self._full(u) for u in self.units]
-        self.hashes = [_norm_hash(t) for t in self.texts]
-        self.file_hash = [hashlib.blake2b(f.content.encode(), digest_size=12).digest() for f in files]
-        self.bm25 = BM25Index([_TOKEN.findall(t.lower()) for t in self.texts])
+        # Duplicate groups of whitespace-normalized text: a unit equal to one of the target (or to its middle)
+        # is never shown. One digest per unit, kept as a small int group id.
+        self._groups: dict[bytes, int] = {}
+        self.groups = [self._group(t) for t in self.texts]
+        file_groups: dict[bytes, int] = {}
+        self.file_group = [file_groups.setdefault(_digest(f.content), len(file_groups)) for f in files]
+        self.same_file: dict[int, list[int]] = {}
+        for i, g in enumerate(self.file_group):
+            self.same_file.setdefault(g, []).append(i)
+        self.bm25 = BM25Index(self._unit_tokens())
         self.defs: dict[str, list[int]] = {}
         for k, u in enumerate(self.units):
             for name in u.names:
                 self.defs.setdefault(name, []).append(k)
+        # names a referenced-definition lookup may bring: defined somewhere, in few places, 3+ characters
+        self._rare_names = {n for n, ks in self.defs.items() if len(ks) <= MAX_DEFS_PER_NAME and len(n) >= 3}
         self.graph = ImportGraph([(f.path, f.content, f.language) for f in files])
         self.pos = {f.path: i for i, f in enumerate(files)}
-        self._forms: dict[tuple[int, bool, int], tuple[str, int]] = {}
+        self.unit_file = [u.file for u in self.units]
+        self.path_cost = [file_sep_cost + cost(f.path) + 2 for f in files]
+        self._forms: dict[int, tuple[list, list]] = {}
         self._elision_cost = cost(ELISION) + 2
+
+    def _group(self, text: str) -> int:
+        return self._groups.setdefault(_digest(" ".join(text.split())), len(self._groups))
+
+    def _unit_tokens(self) -> list[list[str]]:
+        """BM25 tokens of every unit: each file is lowercased once and a unit's tokens are found in place."""
+        out: list[list[str]] = []
+        for i, f in enumerate(self.files):
+            low = f.content.lower() if self.by_file[i] else ""
+            in_place = len(low) == len(f.content)  # lowercasing a few characters (İ) changes the length
+            for k in self.by_file[i]:
+                u = self.units[k]
+                if u.skeleton is not None or not in_place:
+                    out.append(_TOKEN.findall(self.texts[k].lower()))
+                else:
+                    out.append(_TOKEN.findall(low, u.start, u.end))
+        return out
 
     def take_tree(self, i: int):
         """The parse of file ``i`` (once: it is dropped here, so trees do not outlive their target's sample)."""
@@ -96,8 +160,10 @@ class UnitIndex:
         if u.skeleton is not None:
             return u.skeleton
         text = self.texts[k]
-        first, nl, _ = text.partition("\n")
-        return f"{first} {ELISION}" if nl else first
+        m = _CODE_LINE.search(text)  # the declaration: past doc comments, decorators and annotations
+        start = m.start() if m else 0
+        end = text.find("\n", start)
+        return text[start:] if end < 0 else f"{text[start:end]} {ELISION}"
 
     # ---- candidates ------------------------------------------------------------------------------
     def _import_defs(self, target: int, query: str) -> list[int]:
@@ -105,46 +171,66 @@ class UnitIndex:
         out: list[int] = []
         for mod, name in imported_names(query, f.language):
             found = self.graph.resolve(mod, f.path, f.language)
+            if not found:
+                continue  # a module outside the repository (the standard library, a dependency)
             defs = self.defs.get(name, [])
-            local = [k for k in defs if self.files[self.units[k].file].path in found]
+            local = [k for k in defs if self.files[self.unit_file[k]].path in found]
             if not local and len(defs) <= MAX_DEFS_PER_NAME:
                 local = defs  # a re-export (package __init__, index.ts): the index knows the real definition
-            out.extend(k for k in local[:MAX_DEFS_PER_NAME] if self.units[k].file != target)
+            out.extend(k for k in local[:MAX_DEFS_PER_NAME] if self.unit_file[k] != target)
         return out
 
-    def _referenced_defs(self, target: int, prefix: str, suffix: str) -> list[int]:
+    def _referenced_defs(self, target: int, before: list[str], after: list[str]) -> list[int]:
         """Definitions of names the target uses and does not define, nearest to the hole first (what is used
-        next to the cut is what the middle most likely uses too), then fewer definitions first."""
-        own = {n for k in self.by_file[target] for n in self.units[k].names}
-        dist: dict[str, int] = {}
-        near = prefix[-NEAR_CHARS:]  # names far from the hole rarely make the budget: scan a window around it
-        for m in _IDENT.finditer(near):
-            dist[m.group()] = len(near) - m.end()  # later occurrences overwrite: distance of the last one
-        for m in _IDENT.finditer(suffix, 0, NEAR_CHARS):
-            d = m.start()
-            if d < dist.get(m.group(), 1 << 60):
-                dist[m.group()] = d
-        names = [n for n in dist
-                 if len(n) >= 3 and n not in own and 0 < len(self.defs.get(n, ())) <= MAX_DEFS_PER_NAME]
-        names.sort(key=lambda n: (dist[n], len(self.defs[n]), n))
-        return [k for n in names for k in self.defs[n] if self.units[k].file != target]
+        next to the cut is what the middle most likely uses too), then fewer definitions first.
 
-    def _bm25(self, target: int, query_tokens: Sequence[str]) -> list[int]:
-        terms = self.bm25.query_terms({t.lower() for t in set(query_tokens) if len(t) >= 2})
-        scores = self.bm25.scores(terms)
+        ``before`` / ``after``: the identifiers of the window before and after the hole. Distances count
+        identifier tokens from the hole; only names defined in 1..``MAX_DEFS_PER_NAME`` places are looked at,
+        found by set intersection before any per-name work."""
+        # the last occurrence wins in a dict: the one nearest to the hole
+        d_before = dict(zip(before, range(len(before), 0, -1), strict=False))
+        d_after = dict(zip(reversed(after), range(len(after) - 1, -1, -1), strict=False))
+        names = (d_before.keys() | d_after.keys()) & self._rare_names
+        names -= self._own_names(target)
+        far = 1 << 60
+        dist = {n: min(d_before.get(n, far), d_after.get(n, far)) for n in names}
+        defs = self.defs
+        ordered = sorted(names, key=lambda n: (dist[n], len(defs[n]), n))
+        unit_file = self.unit_file
+        return [k for n in ordered for k in defs[n] if unit_file[k] != target]
+
+    def _own_names(self, target: int) -> set[str]:
+        return {n for k in self.by_file[target] for n in self.units[k].names}
+
+    def _skeleton_units(self, target: int) -> list[int]:
+        """Definition units of the files the target imports (shown as signatures), in path order."""
+        imported = sorted(self.pos[p] for p in self.graph.imports(self.files[target].path))
+        units = self.units
+        return [k for i in imported for k in self.by_file[i] if units[k].kind == "def"]
+
+    def _bm25(self, target: int, before: list[str], after: list[str]) -> list[int]:
+        """Units by BM25 against the identifiers of the window around the hole (the 64 rarest), the best
+        ``BM25_TOP`` first. The window, not the whole file: what surrounds the hole is what the middle is about,
+        and the cost stays flat on large files."""
+        terms = {t.lower() for t in set(before).union(after) if len(t) >= 2}
+        scores = self.bm25.scores_ids(self.bm25.term_ids(terms))
         mine = self.by_file[target]
         if mine:
             scores[mine[0]:mine[-1] + 1] = 0.0
         hit = np.flatnonzero(scores > 0)
+        top = BM25_TOP
+        if len(hit) > top:  # the best (ties at the cut by index), without sorting every hit
+            cut = np.partition(scores[hit], len(hit) - top)[len(hit) - top]
+            hit = hit[scores[hit] >= cut]
         order = hit[np.lexsort((hit, -scores[hit]))]
-        return [int(k) for k in order[:256]]
+        return order[:top].tolist()
 
     # ---- selection -------------------------------------------------------------------------------
     def _form(self, k: int, sig_only: bool, big: int) -> tuple[str, int]:
         """How unit ``k`` is shown and what it costs: whole, else (over ``big``) its skeleton/signature, else its
         header line. Cached: the same units come up for many targets of a repository."""
-        key = (k, sig_only, big)
-        hit = self._forms.get(key)
+        cache = self._form_cache(big)[sig_only]
+        hit = cache[k]
         if hit is None:
             text = self.signature(k) if sig_only else self.texts[k]
             c = self.cost(text)
@@ -154,7 +240,15 @@ class UnitIndex:
             if c > big:  # a skeleton too large as well: its header line alone
                 text = text.split("\n", 1)[0].rstrip() + f" {ELISION}"
                 c = self.cost(text)
-            hit = self._forms[key] = (text, c)
+            hit = cache[k] = (text, c)
+        return hit
+
+    def _form_cache(self, big: int) -> tuple[list, list]:
+        """Per budget (``big`` = a quarter of it): the full and the signature-only form of each unit, or None."""
+        hit = self._forms.get(big)
+        if hit is None:
+            n = len(self.units)
+            hit = self._forms[big] = ([None] * n, [None] * n)
         return hit
 
     def context(self, target: int, prefix: str, suffix: str, middle: str, max_cost: int,
@@ -166,67 +260,92 @@ class UnitIndex:
         if max_cost <= 0 or max_files <= 0:
             return []
         query = prefix + suffix
-        tf = self.files[target]
-        banned_files = {i for i, h in enumerate(self.file_hash) if h == self.file_hash[target]}
-        banned = {self.hashes[k] for k in self.by_file[target]}
+        banned_files = set(self.same_file[self.file_group[target]])
+        banned = {self.groups[k] for k in self.by_file[target]}
         mid = middle.strip()
         if mid:
-            banned.add(_norm_hash(mid))
-        stages: list[tuple[list[int], bool]] = []  # (unit ids, signatures only)
-        tokens = _IDENT.findall(query)
+            g = self._groups.get(_digest(" ".join(mid.split())))
+            if g is not None:
+                banned.add(g)
+        check_mid = len(mid) >= 32
+        before = _IDENT.findall(prefix, max(0, len(prefix) - NEAR_CHARS))  # the identifiers around the hole
+        after = _IDENT.findall(suffix, 0, NEAR_CHARS)
+        # (unit ids, lazily; signatures only; the share of the budget the stage may fill up to)
+        stages: list[tuple[Callable[[], Iterable[int]], bool, float]] = []
         if self.mode == "units":
-            stages.append((self._import_defs(target, query), False))
-            stages.append((self._referenced_defs(target, prefix, suffix), False))
-            imported = sorted(self.pos[p] for p in self.graph.imports(tf.path))
-            stages.append(([k for i in imported for k in self.by_file[i] if self.units[k].kind == "def"], True))
-        stages.append((self._bm25(target, tokens), False))
+            skeletons: list[Iterator[int]] = []  # one iterator for both skeleton stages: the second resumes
+
+            def skeleton_iter() -> Iterator[int]:
+                if not skeletons:
+                    skeletons.append(iter(self._skeleton_units(target)))
+                return skeletons[0]
+
+            stages.append((lambda: self._import_defs(target, query), False, 1.0))
+            stages.append((skeleton_iter, True, SKELETON_SHARE))  # the imported API, before it is crowded out
+            stages.append((lambda: self._referenced_defs(target, before, after), False, 1.0))
+            stages.append((skeleton_iter, True, 1.0))
+        stages.append((lambda: self._bm25(target, before, after), False, 1.0))
 
         chosen: dict[int, _Piece] = {}
         files_used: dict[int, int] = {}
         used = 0
         big = max_cost // 4
         rank = 0
-        for ids, sig_only in stages:
-            for k in ids:
-                u = self.units[k]
-                if max_cost - used < 16:
-                    break
-                if k in chosen or u.file in banned_files or self.hashes[k] in banned:
-                    continue
-                text, c = self._form(k, sig_only, big)
-                if used + c > max_cost or (len(mid) >= 32 and mid in text):
-                    continue
-                extra = 0 if u.file in files_used else self.sep_cost + self.cost(self.files[u.file].path) + 2
-                if u.file not in files_used and len(files_used) >= max_files:
-                    continue
-                piece = c + self._elision_cost  # an elision line may follow it
-                if used + extra + piece > max_cost:
-                    continue
-                used += extra + piece
-                files_used.setdefault(u.file, rank)
-                chosen[k] = _Piece(k, text, rank)
-                rank += 1
+        unit_file, groups, elision = self.unit_file, self.groups, self._elision_cost
+        form_cache = self._form_cache(big)
+        for ids_of, sig_only, share in stages:
             if max_cost - used < 16:
                 break
+            forms = form_cache[sig_only]
+            limit = max_cost * share
+            if used >= limit:
+                continue
+            misses = 0
+            for k in ids_of():
+                file = unit_file[k]
+                if k in chosen or file in banned_files or groups[k] in banned:
+                    continue
+                text, c = forms[k] or self._form(k, sig_only, big)
+                piece = c + elision  # an elision line may follow it
+                if used + piece > max_cost:
+                    misses += 1
+                    if misses >= MAX_MISSES:
+                        break  # a nearly full budget: lower-ranked units of this stage rarely fit either
+                    continue
+                if file in files_used:
+                    extra = 0
+                elif len(files_used) >= max_files:
+                    continue
+                else:
+                    extra = self.path_cost[file]
+                if used + extra + piece > max_cost or (check_mid and mid in text):
+                    continue
+                used += extra + piece
+                files_used.setdefault(file, rank)
+                chosen[k] = _Piece(k, text, rank)
+                rank += 1
+                if used >= limit or max_cost - used < 16:
+                    break  # checked after taking a unit: a resumed iterator loses nothing
         return self._render(chosen, files_used)
 
     def _render(self, chosen: dict[int, _Piece], files_used: dict[int, int]) -> list[tuple[str, str]]:
         out = []
-        per_file: dict[int, list[_Piece]] = {}
-        for p in chosen.values():
-            per_file.setdefault(self.units[p.unit].file, []).append(p)
+        per_file: dict[int, list[int]] = {}
+        unit_file = self.unit_file
+        for k in chosen:
+            per_file.setdefault(unit_file[k], []).append(k)
+        units = self.units
         for i in sorted(files_used, key=lambda i: (-files_used[i], i)):  # least relevant first
-            pieces = sorted(per_file[i], key=lambda p: (self.units[p.unit].start, self.units[p.unit].end))
+            content = self.files[i].content
             parts: list[str] = []
             prev_end: int | None = None
-            for n, p in enumerate(pieces):
-                u = self.units[p.unit]
+            for n, k in enumerate(sorted(per_file[i])):  # unit ids of a file follow file order
+                u = units[k]
                 if n:
-                    gap = self.files[i].content[prev_end:u.start] if prev_end is not None else "x"
-                    contiguous = u.skeleton is None and prev_end is not None and u.start >= prev_end and \
-                        len(gap) <= 3 and not gap.strip()
-                    parts.append(gap if contiguous else f"\n{ELISION}\n")
-                parts.append(p.text)
+                    contiguous = u.skeleton is None and prev_end is not None and 0 <= u.start - prev_end <= 3 \
+                        and not content[prev_end:u.start].strip()
+                    parts.append(content[prev_end:u.start] if contiguous else f"\n{ELISION}\n")
+                parts.append(chosen[k].text)
                 prev_end = u.end if u.skeleton is None else None
             out.append((self.files[i].path, "".join(parts)))
         return out

@@ -67,6 +67,8 @@ class FimConfig:
     max_context_files: int = 32
     retriever: str = "bm25_imports"  # ranks whole files (context="files")
     context: str = "units"  # units: definitions + skeletons + BM25 units; units_bm25: BM25 units; files: whole files
+    context_tokenizer: str | None = None  # units context: budget in this tokenizer's tokens (max_context_tokens)
+    max_context_tokens: int = 8192
     tokens: FimTokens = field(default_factory=lambda: QWEN)
 
     def __post_init__(self) -> None:
@@ -91,6 +93,8 @@ class FimConfig:
         get_retriever(self.retriever)  # fail early on an unknown name
         if self.context not in CONTEXT_MODES:
             raise ValueError(f"context must be one of {CONTEXT_MODES}, not {self.context!r}")
+        if self.context_tokenizer and self.context == "files":
+            raise ValueError("a context tokenizer budgets unit context (--context units or units_bm25), not files")
 
     def split_params(self) -> SplitParams:
         bounds = AstBounds(self.min_middle_bytes, self.max_middle_bytes, self.max_ast_file_bytes,
@@ -261,7 +265,7 @@ class FimStage(Stage):
         cfg = self.config
         repo_files = [RepoFile(f.path or "", f.text, f.language) for f in group]
         if cfg.context != "files":
-            index = UnitIndex(repo_files, file_sep_cost=len(cfg.tokens.file_sep), mode=cfg.context)
+            index = UnitIndex.for_config(repo_files, cfg)
             out = []
             for t, f in enumerate(group):
                 tree = index.take_tree(t)  # taken for a context-only file too: trees do not outlive the sample loop
@@ -289,7 +293,7 @@ ContextFn = Callable[[str, str, str], list[tuple[str, str]]]
 
 def _unit_context(index: UnitIndex, target: int, cfg: FimConfig, pre: str, mid: str,
                   suf: str) -> list[tuple[str, str]]:
-    return index.context(target, pre, suf, mid, cfg.max_context_chars, cfg.max_context_files)
+    return index.context(target, pre, suf, mid, index.budget, cfg.max_context_files)
 
 
 def _guess_language(path: str | None, text: str) -> str | None:

@@ -12,6 +12,7 @@ span in the file (character offsets, so units of one file render in file order),
 
 from __future__ import annotations
 
+import bisect
 import re
 from dataclasses import dataclass
 
@@ -42,10 +43,24 @@ class Unit:
     skeleton: str | None = None  # class-like units: header + member signatures, bodies elided
 
 
+# The same two patterns with a literal newline for ``^`` (run on "\n" + text): much faster to scan.
+_DEF_NL = re.compile(r"\n[ \t]*(?=[a-z#])" + DEF_NAME.pattern[len(r"^[ \t]*"):])  # every keyword: [a-z#]
+_ASSIGN_NL = re.compile("\n" + _ASSIGN.pattern[1:])
+
+
 def regex_names(text: str) -> tuple[str, ...]:
     """Names a piece of code defines, by keyword regex (the fallback where no grammar or no name field)."""
-    found = [m.group(1) for m in DEF_NAME.finditer(text)] + _ASSIGN.findall(text)
+    padded = "\n" + text
+    found = _DEF_NL.findall(padded) + _ASSIGN_NL.findall(padded)
     return tuple(dict.fromkeys(found))
+
+
+def named_lines(text: str) -> tuple[list[int], list[str]]:
+    """Line starts and the names defined there (``regex_names`` with positions), sorted by position."""
+    padded = "\n" + text
+    hits = sorted([(m.start(), m.group(1)) for m in _DEF_NL.finditer(padded)] +
+                  [(m.start(), m.group(1)) for m in _ASSIGN_NL.finditer(padded)])
+    return [p for p, _ in hits], [n for _, n in hits]
 
 
 def _name_of(node) -> list[str]:
@@ -188,3 +203,228 @@ def file_units(file: int, text: str, language: str | None,
                 return sorted(sp.units, key=lambda u: (u.start, u.end)), tree
         return line_windows(file, text), tree
     return line_windows(file, text), None
+
+
+# ---- outline units: the same cut without a parse -------------------------------------------------------------
+# Why: parsing every file of a repository with tree-sitter costs more than the whole old whole-file context
+# (a Go repo parses at ~10 MB/s); the context index only needs where definitions start and end, which code
+# layout already says: a definition starts on a line at its block's indentation and runs to the next such line.
+
+_CLOSER = r"(?![}\])]|else\b|elif\b|except\b|finally\b|catch\b|end\b|\*/)"
+PREAMBLE = re.compile(  # comment, decorator and annotation line starts: they belong to the next definition
+    r"#\[|#(?!\s*(?:include|define|if|ifdef|ifndef|endif|else|elif|pragma|undef|import)\b)|//|/\*|"
+    r"\*|@|<!--")
+_LINE_CODE = re.compile(r"[ \t]*\S")  # a line's first visible character
+_DECL_NL = re.compile(r"\n[ \t]*(?!" + PREAMBLE.pattern.replace("\n", "") + r")\S")  # next code line
+_MEMBER_NAME = re.compile(r"[^=(;:{\n]*?([A-Za-z_$][\w$]*)\s*(?:<[^>\n]*>\s*)?[(=;:{]")
+_STATEMENT_WORDS = frozenset({"return", "if", "for", "while", "switch", "case", "throw", "new", "else", "do", "try",
+                              "yield", "await", "break", "continue", "goto", "defer", "go", "select", "assert",
+                              "super", "this", "print", "del", "raise", "with", "pass", "match"})
+_START_CACHE: dict[str, re.Pattern[str]] = {}
+
+
+def _starts(indent: str) -> re.Pattern[str]:
+    """The newline before each line that opens a block at exactly ``indent``: not blank, not a closer (``}``,
+    ``else``, ``except`` ...). A literal ``\n`` first lets the regex engine skip ahead instead of trying ``^``
+    at every character."""
+    pat = _START_CACHE.get(indent)
+    if pat is None:
+        pat = _START_CACHE[indent] = re.compile(rf"\n{re.escape(indent)}(?=[^\s]){_CLOSER}")
+    return pat
+
+
+def _deeper(indent: str) -> re.Pattern[str]:
+    key = "deeper:" + indent
+    pat = _START_CACHE.get(key)
+    if pat is None:
+        pat = _START_CACHE[key] = re.compile(rf"\n({re.escape(indent)}[ \t]+)\S")
+    return pat
+
+
+def _member_name(line: str) -> list[str]:
+    """The declared name of a class member's first line in a C-like language (``public T get(``, ``x = 1;``,
+    ``readonly x: T``): the last identifier before the first ``( = ; : {``, unless it is a statement keyword."""
+    m = _MEMBER_NAME.match(line.lstrip())
+    if m is None or m.group(1) in _STATEMENT_WORDS:
+        return []
+    return [m.group(1)]
+
+
+_TYPE_HEADER = re.compile(r"\b(?:class|struct|interface|enum|impl|trait|object|record|type|namespace|module|union)\b")
+_PY_ATTR = re.compile(r"\s*([A-Za-z_]\w*)\s*(?::[^=\n]*)?=(?!=)")
+_PY_STRING = re.compile(r"(\"\"\"|\'\'\')[\s\S]*?\1")  # triple-quoted strings (a quote first: fast to scan)
+_DOCSTRING = re.compile(r"([ \t]*)((?:\"\"\"|\'\'\')[\s\S]*?(?:\"\"\"|\'\'\'))")
+_HEADER_END = re.compile(r"(?:[{:]|=>)[ \t]*(?:(?://|#)[^\n]*)?\r?$", re.M)
+_FIRST_IDENT = re.compile(r"\s*([A-Za-z_]\w*)")
+
+
+class _Outliner:
+    def __init__(self, file: int, text: str, language: str) -> None:
+        self.file, self.text = file, text
+        self.language = language
+        self.units: list[Unit] = []
+        self.name_pos, self.name_of = named_lines(text)
+        # lines inside Python's triple-quoted strings (docstrings) never start a block
+        self.strings = [m.span() for m in _PY_STRING.finditer(text)] if language == "python" else []
+        self.string_starts = [a for a, _ in self.strings]
+
+    def names_in(self, s: int, e: int) -> list[str]:
+        lo, hi = bisect.bisect_left(self.name_pos, s), bisect.bisect_left(self.name_pos, e)
+        return self.name_of[lo:hi]
+
+    def in_string(self, pos: int) -> bool:
+        k = bisect.bisect_right(self.string_starts, pos) - 1
+        return k >= 0 and pos < self.strings[k][1]
+
+    def member_name(self, decl: str) -> list[str]:
+        """The name a member of a class-like body declares without a definition keyword: Go struct fields and
+        interface methods start with it, Python class attributes are assignments, C-like members (Java, TS,
+        C#, Kotlin fields and methods) name it before ``( = ; : {``."""
+        if self.language == "go":
+            m = _FIRST_IDENT.match(decl)
+            return [m.group(1)] if m and m.group(1) not in _STATEMENT_WORDS else []
+        if self.language == "python":
+            m = _PY_ATTR.match(decl)
+            return [m.group(1)] if m else []
+        return _member_name(decl)
+
+    def header_end(self, decl_start: int, be: int) -> int:
+        """End of a definition's header (a multi-line signature): the first line ending in ``{`` / ``:`` / ``=>``
+        within 30 lines of the declaration line, else the declaration line."""
+        stop = min(be, decl_start + 4000)
+        m = _HEADER_END.search(self.text, decl_start, stop)
+        if m is not None and self.text.count("\n", decl_start, m.start()) < 30:
+            nl = self.text.find("\n", m.end(), be)
+            return be if nl < 0 else nl + 1
+        nl = self.text.find("\n", decl_start, be)
+        return be if nl < 0 else nl + 1
+
+    def trim(self, s: int, e: int) -> int:
+        """``e`` moved back over trailing whitespace (never before ``s``)."""
+        while e > s and self.text[e - 1] in " \t\r\n":
+            e -= 1
+        return e
+
+    def blocks(self, s: int, e: int, indent: str) -> list[tuple[int, int]]:
+        """``[start, end)`` of each block at ``indent`` in ``[s, e)``; comment/decorator lines join the block
+        they precede, a closer line the block it closes."""
+        starts = [m.start() + 1 for m in _starts(indent).finditer(self.text, max(0, s - 1), e)]
+        if self.strings:
+            starts = [p for p in starts if not self.in_string(p)]
+        if not starts or starts[0] != s:
+            starts.insert(0, s)
+        out: list[tuple[int, int]] = []
+        pending: int | None = None
+        for i, st in enumerate(starts):
+            en = starts[i + 1] if i + 1 < len(starts) else e
+            if i + 1 < len(starts) and PREAMBLE.match(self.text, st + len(indent)):
+                pending = st if pending is None else pending
+                continue
+            out.append((pending if pending is not None else st, en))
+            pending = None
+        return out
+
+    def split(self, s: int, e: int, indent: str, depth: int, typed: bool = False) -> list[tuple[int, int]]:
+        """Units of the blocks of ``[s, e)`` at ``indent``; ``typed``: the body of a class-like definition (its
+        members are declarations and name what they declare; a function body's statements do not)."""
+        text = self.text
+        glue: tuple[int, int] | None = None
+        kind_plain = "def" if depth == 0 else "member"
+        kind_glue = "header" if depth == 0 else "member"
+        blocks = self.blocks(s, e, indent)
+        for bs, be in blocks:
+            be = self.trim(bs, be)
+            if be <= bs:
+                continue
+            decl_start, decl_end = self.decl_line(bs, be)
+            big = be - decl_start > MAX_UNIT_CHARS  # a long doc comment alone does not make a block big
+            names = self.names_in(bs, decl_end if big else be)
+            if typed and not names:
+                names = self.member_name(text[decl_start:decl_end])
+            if not names:
+                if glue is not None and be - glue[0] <= MAX_UNIT_CHARS:
+                    glue = (glue[0], be)
+                    continue
+                if glue is not None:
+                    self.add(glue[0], glue[1], kind_glue)
+                glue = (bs, be)
+                continue
+            if glue is not None:
+                self.add(glue[0], glue[1], kind_glue)
+                glue = None
+            body = self.body(self.header_end(decl_start, be), be, indent) if big and depth < 3 else None
+            if body is None:
+                self.add(bs, be, kind_plain, names)
+                continue
+            b_start, b_end, inner = body
+            members = self.split(b_start, b_end, inner, depth + 1,
+                                 bool(_TYPE_HEADER.search(text, decl_start, decl_end)))
+            self.add(bs, b_start, "def", names, self.skeleton(decl_start, b_start, b_end, be, members))
+        if glue is not None:
+            self.add(glue[0], glue[1], kind_glue)
+        return blocks
+
+    def decl_line(self, bs: int, be: int) -> tuple[int, int]:
+        """Start and end (after its newline) of a block's declaration line: the first line that is not blank and
+        not a comment / decorator / annotation."""
+        text = self.text
+        m = _LINE_CODE.match(text, bs)
+        if m is None or PREAMBLE.match(text, m.end() - 1):
+            m = _DECL_NL.search(text, bs, be)
+            if m is None:
+                return bs, be
+        pos = text.rfind("\n", 0, m.end() - 1) + 1
+        nl = text.find("\n", pos, be)
+        return pos, (be if nl < 0 else nl + 1)
+
+    def body(self, bs: int, be: int, indent: str) -> tuple[int, int, str] | None:
+        """The indented body of a block after its declaration line ``bs``: its first deeper line, the end before
+        a closer at ``indent``, and the body's indentation; None when there are no deeper lines."""
+        text = self.text
+        m = _deeper(indent).search(text, max(0, bs - 1), be)
+        if m is None:
+            return None
+        b_start, inner = m.start() + 1, m.group(1)
+        last = text.rfind("\n", bs, be) + 1
+        b_end = last if last > b_start and not text[last:be].startswith(inner) else be
+        return b_start, self.trim(b_start, b_end), inner
+
+    def skeleton(self, bs: int, b_start: int, b_end: int, be: int, members: list[tuple[int, int]]) -> str:
+        lines = [self.text[bs:b_start].rstrip()]
+        for ms, me in members:  # each member's declaration line, the rest elided
+            me = self.trim(ms, me)
+            ds, de = self.decl_line(ms, me)
+            decl = self.text[ds:de].rstrip()
+            if decl.strip():
+                he = self.header_end(ds, me)
+                decl = self.text[ds:he].rstrip() if he - ds <= 400 else decl  # a multi-line signature whole
+                doc = self.docstring(he, me) if self.language == "python" else None
+                if doc is not None:  # a Python docstring stays in the skeleton
+                    indent, text = doc
+                    lines.append(f"{decl}\n{indent}{text}\n{indent}{ELISION}")
+                    continue
+                lines.append(decl + (f" {ELISION}" if ds + len(decl) < me else ""))
+        tail = self.text[b_end:be].strip()
+        return "\n".join(lines) + ("\n" + tail if tail else "")
+
+    def docstring(self, pos: int, end: int) -> tuple[str, str] | None:
+        """The indentation and text (at most 400 characters) of a docstring starting the body at ``pos``."""
+        m = _DOCSTRING.match(self.text, pos, end)
+        if m is None:
+            return None
+        doc = m.group(2)
+        return m.group(1), doc if len(doc) <= 400 else doc[:400] + ELISION
+
+    def add(self, s: int, e: int, kind: str, names=(), skeleton: str | None = None) -> None:
+        if e > s:
+            self.units.append(Unit(self.file, s, e, kind, tuple(dict.fromkeys(names)), skeleton))
+
+
+def outline_units(file: int, text: str, language: str | None) -> list[Unit]:
+    """Units of one file from its layout (no parse): top-level blocks, and the members plus a skeleton of a block
+    larger than ``MAX_UNIT_CHARS``; files without a language become line windows. Sorted by start."""
+    if not language:
+        return line_windows(file, text)
+    o = _Outliner(file, text, language)
+    o.split(0, len(text), "", 0)
+    return sorted(o.units, key=lambda u: (u.start, u.end)) or line_windows(file, text)

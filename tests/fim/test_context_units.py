@@ -99,8 +99,8 @@ def test_import_resolution_and_imported_names() -> None:
         ("./x.js", "D"), ("./x.js", "A"), ("./x.js", "B")]
     assert imported_names("use crate::a::{B, self};\nuse super::d::E;", "rust") == [
         ("crate::a", "B"), ("super::d", "E")]
-    assert imported_names('import (\n\tf "fmt"\n)\nfunc x() { f.Println(); f.Println() }', "go") == [
-        ("fmt", "Println")]
+    assert imported_names('import (\n\tf "example.com/m/fmtx"\n\t"os"\n)\nfunc x() { f.Println(); f.Println(); '
+                          'os.Exit(1); xf.Bad() }', "go") == [("example.com/m/fmtx", "Println")]  # no stdlib
 
 
 def test_definition_in_a_file_larger_than_the_budget_arrives_as_a_unit() -> None:
@@ -181,3 +181,103 @@ def test_units_cover_definitions_and_keep_file_order() -> None:
     windows, none = file_units(0, "line one\n" * 100, None)
     assert none is None and len(windows) == 3 and windows[1].start == windows[0].end
     assert windows[-1].end == len("line one\n" * 100)
+
+
+def test_context_budget_in_tokens_of_the_trainer_tokenizer(tmp_path) -> None:
+    """With a tokenizer the budget counts its tokens: every context fits ``max_context_tokens`` of them and holds
+    more characters than a character budget of the same number would allow."""
+    from codeflow.model.tokenizer import load_tokenizer, save_tokenizer, train_tokenizer
+
+    rows = sample_rows()
+    tok = train_tokenizer([r["content"] for r in rows], vocab_size=600)
+    save_tokenizer(tok, str(tmp_path / "tok"), ["sample"], len(rows), 0)
+    tok = load_tokenizer(str(tmp_path / "tok"))
+    budget = 1500
+    cfg = FimConfig(level="repo", fim_rate=1.0, context_tokenizer=str(tmp_path / "tok"), max_context_tokens=budget)
+    res = FimStage(cfg).process(table(rows), "u")
+    assert res.kept.num_rows == len(rows)
+    widest = 0
+    for rec in res.kept.to_pylist():
+        ctx = parse_repo(rec["text"]).context
+        rendered = "".join(f"{cfg.tokens.file_sep}{p}\n{c}\n" for p, c in ctx)
+        assert len(tok.encode(rendered, add_special_tokens=False).ids) <= budget
+        widest = max(widest, len(rendered))
+    assert widest > budget  # characters beyond the token budget: it is not counting characters
+    with pytest.raises(ValueError, match="tokenizer"):
+        FimConfig(level="repo", context="files", context_tokenizer=str(tmp_path / "tok"))
+
+
+OUTLINE = {
+    "java": ("import a.B;\n\n/** Doc. */\n@Deprecated\npublic final class Money {\n"
+             + "".join(f"  /** Adds {i}. */\n  public long add{i}(long x) {{\n    return x + {i} * 1000L;\n  }}\n\n"
+                       for i in range(60))
+             + "  private final long cents = 0;\n}\n",
+             ["Money", "add0", "add59", "cents"], "public final class Money {\n  public long add0(long x) { ⋮"),
+    "go": ("package shop\n\nimport \"fmt\"\n\n// Cart holds items.\ntype Cart struct {\n"
+           + "".join(f"\t// Item{i} is item {i}.\n\tItem{i} string\n" for i in range(120))
+           + "}\n\nfunc (c *Cart) Total() int {\n\treturn 0\n}\n",
+           ["Cart", "Item0", "Item119", "Total"], "type Cart struct {\n\tItem0 string\n\tItem1 string"),
+    "python": ("import os\n\n\n@decorate\nclass Engine:\n    limit = 3\n\n"
+               + "".join(f"    def step_{i}(self, job):\n        \"\"\"Step {i}.\"\"\"\n"
+                         f"        return job.run({i}) * 2\n\n" for i in range(60))
+               + "\ndef start(engine):\n    return engine\n",
+               ["Engine", "limit", "step_0", "step_59", "start"], "class Engine:\n    limit = 3\n    def step_0"),
+    "typescript": ("import {x} from './x.js';\n\nexport class Client {\n"
+                   + "".join(f"\tasync get{i}(url: string): Promise<number> {{\n\t\treturn fetchIt(url, {i} * 100);\n"
+                             "\t}\n\n" for i in range(60))
+                   + "}\n\nexport const makeClient = (): Client => new Client();\n",
+                   ["Client", "get0", "get59", "makeClient"], "export class Client {\n\tasync get0(url: string)"),
+}
+
+
+@pytest.mark.parametrize("lang", sorted(OUTLINE))
+def test_outline_units_name_definitions_and_members_without_a_parse(lang: str) -> None:
+    from codeflow.fim.units import outline_units
+
+    text, names, skeleton_start = OUTLINE[lang]
+    units = outline_units(0, text, lang)
+    found = {n for u in units for n in u.names}
+    assert set(names) <= found
+    assert [u.start for u in units] == sorted(u.start for u in units)
+    assert all(u.end <= len(text) and text[u.start:u.end].strip() for u in units)
+    skel = [u for u in units if u.skeleton is not None]
+    assert len(skel) == 1 and skel[0].skeleton.startswith(skeleton_start), skel[0].skeleton[:200]
+    assert len(skel[0].skeleton) < 0.8 * len(text)  # bodies elided (Go struct fields are whole lines)
+    assert (ELISION in skel[0].skeleton) == (lang != "go")
+    by_name = {n: u for u in units for n in u.names}
+    member = by_name[names[1]]  # one member: its own text, comments and decorators attached, within the class
+    assert member.skeleton is None and member.start > skel[0].start
+
+
+def test_decorators_and_doc_comments_belong_to_their_definition() -> None:
+    from codeflow.fim.units import outline_units
+
+    text = "import x\n\n\n# helper doc\n@cache\ndef helper(a):\n    return a\n\n\nVALUE = 1\n"
+    units = outline_units(0, text, "python")
+    helper = next(u for u in units if "helper" in u.names)
+    assert text[helper.start:helper.end] == "# helper doc\n@cache\ndef helper(a):\n    return a"
+    idx = UnitIndex([RepoFile("m.py", text, "python")])
+    assert idx.signature(units.index(helper)) == f"def helper(a): {ELISION}"  # past the comment and decorator
+
+
+def test_go_resolution_module_path_folders_and_stdlib() -> None:
+    files = [("go.mod", "module example.com/shop\n", None), ("money/money.go", "package money\n", "go"),
+             ("money/money_test.go", "package money\n", "go"), ("errors.go", "package shop\n", "go"),
+             ("cmd/main.go", 'package main\n\nimport (\n\t"errors"\n\tm "example.com/shop/money"\n)\n', "go")]
+    g = ImportGraph(files)
+    assert g.resolve("example.com/shop/money", "cmd/main.go", "go") == {"money/money.go"}  # not the _test file
+    assert g.resolve("errors", "cmd/main.go", "go") == set()  # the standard library, not errors.go
+    assert g.imports("cmd/main.go") == {"money/money.go"}
+    no_mod = ImportGraph(files[1:])  # no go.mod in view: the folder suffix of the import path
+    assert no_mod.resolve("github.com/other/shop/money", "cmd/main.go", "go") == {"money/money.go"}
+
+
+def test_python_submodules_js_index_and_rust_mod_rs_resolve() -> None:
+    g = ImportGraph([("pkg/__init__.py", "", "python"), ("pkg/sub.py", "", "python"),
+                     ("app.py", "from pkg import sub\nfrom pkg import Name\n", "python"),
+                     ("web/util/index.ts", "", "typescript"),
+                     ("web/a.ts", "import {u} from './util';\n", "typescript"),
+                     ("src/net/mod.rs", "", "rust"), ("src/lib.rs", "mod net;\n", "rust")])
+    assert g.imports("app.py") == {"pkg/sub.py", "pkg/__init__.py"}  # a submodule, and a name of the package
+    assert g.imports("web/a.ts") == {"web/util/index.ts"}
+    assert g.imports("src/lib.rs") == {"src/net/mod.rs"}
