@@ -29,8 +29,13 @@ from codeflow.tokens import END_OF_SAMPLE
 EOS = END_OF_SAMPLE  # the one end-of-sample token of every stage (codeflow.tokens)
 # The section markers of the commit-triplet template (codeflow.commits.assemble.TEMPLATE_DOC).
 TRIPLET_TOKENS = ("<|context|>", "<|commit_before|>", "<|commit_msg|>", "<|commit_patch|>", "<|commit_after|>")
+# Chat turns close with it; FIM samples ended with it before they took END_OF_SAMPLE. Kept as one token, in its old
+# slot, so token ids of tokenizers trained earlier do not move and chat data stays tokenizable.
+IM_END = "<|im_end|>"
 # EOS first so it gets id 0 and stays stable whatever else is added later.
-SPECIAL_TOKENS: tuple[str, ...] = (EOS, *QWEN.all(), *TRIPLET_TOKENS)
+SPECIAL_TOKENS: tuple[str, ...] = (EOS, QWEN.prefix, QWEN.suffix, QWEN.middle, IM_END, QWEN.repo_name, QWEN.file_sep,
+                                   *TRIPLET_TOKENS)
+assert set(QWEN.all()) <= set(SPECIAL_TOKENS), "every FIM token must be a special token"
 MIN_VOCAB = 256 + len(SPECIAL_TOKENS)  # the byte alphabet plus the special tokens, before any merge
 TOKENIZER_FILE = "tokenizer.json"
 CONFIG_FILE = "tokenizer_config.json"

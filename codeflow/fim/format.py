@@ -2,7 +2,7 @@
 
 File level (PSM, as in the IQuest/LoopCoder reports)::
 
-    <|fim_prefix|>{pre}<|fim_suffix|>{suf}<|fim_middle|>{mid}<|im_end|>
+    <|fim_prefix|>{pre}<|fim_suffix|>{suf}<|fim_middle|>{mid}<|endoftext|>
 
 Repo level: the context files, then the target file in FIM form::
 

@@ -9,15 +9,21 @@ from __future__ import annotations
 
 from dataclasses import asdict, dataclass
 
+from codeflow.tokens import END_OF_SAMPLE
+
 
 @dataclass(frozen=True)
 class FimTokens:
-    """Special-token strings of one tokenizer. ``end`` terminates every sample (``<|im_end|>`` in the reports)."""
+    """Special-token strings of one tokenizer.
+
+    ``end`` terminates every sample: ``codeflow.tokens.END_OF_SAMPLE`` (``<|endoftext|>``), the trainer's EOS and the
+    same terminator as commit triplets, so the loader never adds a second one.
+    """
 
     prefix: str = "<|fim_prefix|>"
     suffix: str = "<|fim_suffix|>"
     middle: str = "<|fim_middle|>"
-    end: str = "<|im_end|>"
+    end: str = END_OF_SAMPLE
     repo_name: str = "<|repo_name|>"
     file_sep: str = "<|file_sep|>"
 

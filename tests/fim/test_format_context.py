@@ -36,11 +36,11 @@ def test_repo_text_parses_back(name, context, target, pre, mid, suf) -> None:
 
 
 def test_exact_layout_of_the_reports() -> None:
-    assert render_file("a", "b", "c") == "<|fim_prefix|>a<|fim_suffix|>c<|fim_middle|>b<|im_end|>"
+    assert render_file("a", "b", "c") == "<|fim_prefix|>a<|fim_suffix|>c<|fim_middle|>b<|endoftext|>"
     assert render_repo("r", [("x.py", "X")], "t.py", "a", "b", "c") == (
-        "<|repo_name|>r\n<|file_sep|>x.py\nX\n<|file_sep|>t.py\n<|fim_prefix|>a<|fim_suffix|>c<|fim_middle|>b<|im_end|>")
+        "<|repo_name|>r\n<|file_sep|>x.py\nX\n<|file_sep|>t.py\n<|fim_prefix|>a<|fim_suffix|>c<|fim_middle|>b<|endoftext|>")
     with pytest.raises(ParseError):
-        parse_file("<|fim_prefix|>a<|im_end|>")
+        parse_file("<|fim_prefix|>a<|endoftext|>")
 
 
 def test_bm25_ranks_the_file_sharing_rare_identifiers() -> None:

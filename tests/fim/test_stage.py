@@ -76,7 +76,7 @@ def test_repo_level_context_same_repo_budgets() -> None:
 def test_fim_rate_zero_gives_plain_files() -> None:
     res = FimStage(FimConfig(fim_rate=0.0)).process(table(ROWS[:5]), "u")
     for rec, row in zip(res.kept.to_pylist(), ROWS[:5], strict=True):
-        assert rec["split_kind"] == "none" and rec["text"] == row["content"] + "<|im_end|>"
+        assert rec["split_kind"] == "none" and rec["text"] == row["content"] + "<|endoftext|>"
 
 
 def test_bad_input_is_rejected_with_reasons_and_good_rows_kept() -> None:
