@@ -101,6 +101,20 @@ def _lookup(sorted_keys: np.ndarray, q: np.ndarray) -> tuple[np.ndarray, np.ndar
     return qi, kj
 
 
+def _present(keys: np.ndarray, bitmap: np.ndarray, h: np.ndarray, piece: np.ndarray,
+             start: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray] | None:
+    """The n-grams ``h`` (with their piece and start) whose hash is one of the unique sorted ``keys``: the bitmap
+    drops most misses before the binary search. Returns (key position, piece, start), or None when none is."""
+    maybe = np.flatnonzero(probe(bitmap, h))
+    h, piece, start = h[maybe], piece[maybe], start[maybe]
+    pos = np.searchsorted(keys, h)
+    ok = pos < len(keys)
+    ok[ok] = keys[pos[ok]] == h[ok]
+    if not ok.any():
+        return None
+    return pos[ok].astype(np.int64), piece[ok], start[ok]
+
+
 class Matcher:
     """Runs the enabled matchers of ``index`` over texts; pure and deterministic."""
 
@@ -141,15 +155,11 @@ class Matcher:
                piece_record: np.ndarray, acc: np.ndarray) -> list[Hit]:
         if not len(ki.ngram_keys):
             return []
-        h, text_of, start = ngrams(raw, counts, self.cfg.n(kind), acc)
-        maybe = np.flatnonzero(probe(ki.ngram_filter, h))
-        h, text_of, start = h[maybe], text_of[maybe], start[maybe]
-        pos = np.searchsorted(ki.ngram_keys, h)
-        ok = pos < len(ki.ngram_keys)
-        ok[ok] = ki.ngram_keys[pos[ok]] == h[ok]
-        if not ok.any():
+        found = _present(ki.ngram_keys, ki.ngram_filter, *ngrams(raw, counts, self.cfg.n(kind), acc))
+        if found is None:
             return []
-        kp, piece, rpos = pos[ok].astype(np.int64), text_of[ok] + base, start[ok]
+        kp, piece, rpos = found
+        piece = piece + base
         lens = ki.ngram_ptr[kp + 1] - ki.ngram_ptr[kp]
         rep = np.repeat(np.arange(len(kp)), lens)
         post = np.repeat(ki.ngram_ptr[kp], lens) + (np.arange(int(lens.sum())) - np.repeat(np.cumsum(lens) - lens,
@@ -198,15 +208,10 @@ class Matcher:
         none = np.zeros(0, dtype=np.int64)
         if not len(ki.pre_keys):
             return none, none, none, none
-        h, piece, start = ngrams(abstract, counts, self.cfg.fuzzy_prefilter_n, acc)
-        maybe = np.flatnonzero(probe(ki.pre_filter, h))
-        h, piece, start = h[maybe], piece[maybe], start[maybe]
-        pos = np.searchsorted(ki.pre_keys, h)
-        ok = pos < len(ki.pre_keys)
-        ok[ok] = ki.pre_keys[pos[ok]] == h[ok]
-        if not ok.any():
+        found = _present(ki.pre_keys, ki.pre_filter, *ngrams(abstract, counts, self.cfg.fuzzy_prefilter_n, acc))
+        if found is None:
             return none, none, none, none
-        kp, piece, start = pos[ok].astype(np.int64), piece[ok], start[ok]
+        kp, piece, start = found
         lens = ki.pre_ptr[kp + 1] - ki.pre_ptr[kp]
         post = np.repeat(ki.pre_ptr[kp], lens) + (np.arange(int(lens.sum())) - np.repeat(np.cumsum(lens) - lens, lens))
         n_seg = len(ki.pre_total)
