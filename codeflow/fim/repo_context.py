@@ -23,10 +23,8 @@ tokens) and is an upper bound on the rendered ``sep + path + "\\n" + content + "
 
 from __future__ import annotations
 
-import hashlib
 import re
 from collections.abc import Callable, Iterable, Iterator, Sequence
-from dataclasses import dataclass
 from functools import lru_cache
 
 import numpy as np
@@ -43,17 +41,6 @@ SKELETON_SHARE = 0.25  # import skeletons come before referenced names up to thi
 BM25_TOP = 96  # BM25 fills what is left of the budget: its best units are plenty, the tail rarely fits
 MAX_MISSES = 32  # a stage stops after this many units in a row too large for what is left of the budget
 MAX_DEFS_PER_NAME = 3  # a name defined in more places than this (``__init__``, ``String``) is too ambiguous
-
-
-def _digest(text: str) -> bytes:
-    return hashlib.blake2b(text.encode(), digest_size=12).digest()
-
-
-@dataclass
-class _Piece:
-    unit: int
-    text: str
-    rank: int
 
 
 @lru_cache(maxsize=4)
@@ -108,11 +95,12 @@ class UnitIndex:
             self.by_file.append(list(range(start, len(self.units))))
         self.texts = [self._full(u) for u in self.units]
         # Duplicate groups of whitespace-normalized text: a unit equal to one of the target (or to its middle)
-        # is never shown. One digest per unit, kept as a small int group id.
-        self._groups: dict[bytes, int] = {}
+        # is never shown. The normalized text itself is the key (exact, and cheaper than hashing it with a
+        # digest first), kept as a small int group id.
+        self._groups: dict[str, int] = {}
         self.groups = [self._group(t) for t in self.texts]
-        file_groups: dict[bytes, int] = {}
-        self.file_group = [file_groups.setdefault(_digest(f.content), len(file_groups)) for f in files]
+        file_groups: dict[str, int] = {}
+        self.file_group = [file_groups.setdefault(f.content, len(file_groups)) for f in files]
         self.same_file: dict[int, list[int]] = {}
         for i, g in enumerate(self.file_group):
             self.same_file.setdefault(g, []).append(i)
@@ -131,7 +119,7 @@ class UnitIndex:
         self._elision_cost = cost(ELISION) + 2
 
     def _group(self, text: str) -> int:
-        return self._groups.setdefault(_digest(" ".join(text.split())), len(self._groups))
+        return self._groups.setdefault(" ".join(text.split()), len(self._groups))
 
     def _unit_tokens(self) -> list[list[str]]:
         """BM25 tokens of every unit: each file is lowercased once and a unit's tokens are found in place."""
@@ -264,7 +252,7 @@ class UnitIndex:
         banned = {self.groups[k] for k in self.by_file[target]}
         mid = middle.strip()
         if mid:
-            g = self._groups.get(_digest(" ".join(mid.split())))
+            g = self._groups.get(" ".join(mid.split()))
             if g is not None:
                 banned.add(g)
         check_mid = len(mid) >= 32
@@ -286,7 +274,7 @@ class UnitIndex:
             stages.append((skeleton_iter, True, 1.0))
         stages.append((lambda: self._bm25(target, before, after), False, 1.0))
 
-        chosen: dict[int, _Piece] = {}
+        chosen: dict[int, str] = {}  # unit -> its shown text, in the order taken
         files_used: dict[int, int] = {}
         used = 0
         big = max_cost // 4
@@ -322,13 +310,13 @@ class UnitIndex:
                     continue
                 used += extra + piece
                 files_used.setdefault(file, rank)
-                chosen[k] = _Piece(k, text, rank)
+                chosen[k] = text
                 rank += 1
                 if used >= limit or max_cost - used < 16:
                     break  # checked after taking a unit: a resumed iterator loses nothing
         return self._render(chosen, files_used)
 
-    def _render(self, chosen: dict[int, _Piece], files_used: dict[int, int]) -> list[tuple[str, str]]:
+    def _render(self, chosen: dict[int, str], files_used: dict[int, int]) -> list[tuple[str, str]]:
         out = []
         per_file: dict[int, list[int]] = {}
         unit_file = self.unit_file
@@ -345,7 +333,7 @@ class UnitIndex:
                     contiguous = u.skeleton is None and prev_end is not None and 0 <= u.start - prev_end <= 3 \
                         and not content[prev_end:u.start].strip()
                     parts.append(content[prev_end:u.start] if contiguous else f"\n{ELISION}\n")
-                parts.append(chosen[k].text)
+                parts.append(chosen[k])
                 prev_end = u.end if u.skeleton is None else None
             out.append((self.files[i].path, "".join(parts)))
         return out
