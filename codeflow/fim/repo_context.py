@@ -35,12 +35,20 @@ from codeflow.fim.units import ELISION, PREAMBLE, Unit, file_units, outline_unit
 
 _IDENT = re.compile(r"[A-Za-z_$][\w$]*")
 _CODE_LINE = re.compile(r"^[ \t]*(?!" + PREAMBLE.pattern.replace("\n", "") + r")\S", re.M)
+_NON_SPACE = re.compile(r"\S+")
 _TOKEN = re.compile(r"[a-z_][a-z0-9_]+")  # on lowercased text: ``identifier_tokens`` in one C call
 NEAR_CHARS = 3000  # referenced names are looked for this far before and after the hole
 SKELETON_SHARE = 0.25  # import skeletons come before referenced names up to this share of the budget
 BM25_TOP = 96  # BM25 fills what is left of the budget: its best units are plenty, the tail rarely fits
 MAX_MISSES = 32  # a stage stops after this many units in a row too large for what is left of the budget
 MAX_DEFS_PER_NAME = 3  # a name defined in more places than this (``__init__``, ``String``) is too ambiguous
+
+
+def _ends(text: str) -> tuple[str, str]:
+    """The first and last whitespace-separated words of a text (``("", "")`` for blank text): the same for any
+    two texts that are equal up to whitespace (``\\S`` and ``str.split`` share one definition of whitespace)."""
+    m = _NON_SPACE.search(text)
+    return (m.group(), text.rsplit(None, 1)[-1]) if m else ("", "")
 
 
 @lru_cache(maxsize=4)
@@ -95,10 +103,28 @@ class UnitIndex:
             self.by_file.append(list(range(start, len(self.units))))
         self.texts = [self._full(u) for u in self.units]
         # Duplicate groups of whitespace-normalized text: a unit equal to one of the target (or to its middle)
-        # is never shown. The normalized text itself is the key (exact, and cheaper than hashing it with a
-        # digest first), kept as a small int group id.
-        self._groups: dict[str, int] = {}
-        self.groups = [self._group(t) for t in self.texts]
+        # is never shown. Normalizing every unit cost a tenth of this index, so units are first bucketed by
+        # their first and last whitespace-separated words (equal normalized texts have equal ones) and only
+        # units that share a bucket are normalized; a unit alone in its bucket is its own group.
+        self._buckets: dict[tuple[str, str], list[int]] = {}
+        for k, t in enumerate(self.texts):
+            self._buckets.setdefault(_ends(t), []).append(k)
+        self._norm: dict[int, str] = {}  # unit -> normalized text, where computed
+        self._groups: dict[str, int] = {}  # normalized text -> group, for units of shared buckets
+        self.groups = [0] * len(self.units)
+        n_groups = 0
+        for ks in self._buckets.values():
+            if len(ks) == 1:
+                self.groups[ks[0]] = n_groups
+                n_groups += 1
+                continue
+            for k in ks:
+                norm = self._norm[k] = " ".join(self.texts[k].split())
+                g = self._groups.get(norm)
+                if g is None:
+                    g = self._groups[norm] = n_groups
+                    n_groups += 1
+                self.groups[k] = g
         file_groups: dict[str, int] = {}
         self.file_group = [file_groups.setdefault(f.content, len(file_groups)) for f in files]
         self.same_file: dict[int, list[int]] = {}
@@ -118,8 +144,16 @@ class UnitIndex:
         self._forms: dict[int, tuple[list, list]] = {}
         self._elision_cost = cost(ELISION) + 2
 
-    def _group(self, text: str) -> int:
-        return self._groups.setdefault(" ".join(text.split()), len(self._groups))
+    def _group_of(self, text: str) -> int | None:
+        """The group of the units whose whitespace-normalized text equals that of ``text``, if any."""
+        norm = " ".join(text.split())
+        for k in self._buckets.get(_ends(text), ()):
+            unit_norm = self._norm.get(k)
+            if unit_norm is None:
+                unit_norm = self._norm[k] = " ".join(self.texts[k].split())
+            if unit_norm == norm:
+                return self.groups[k]
+        return None
 
     def _unit_tokens(self) -> list[list[str]]:
         """BM25 tokens of every unit: each file is lowercased once and a unit's tokens are found in place."""
@@ -252,7 +286,7 @@ class UnitIndex:
         banned = {self.groups[k] for k in self.by_file[target]}
         mid = middle.strip()
         if mid:
-            g = self._groups.get(" ".join(mid.split()))
+            g = self._group_of(mid)
             if g is not None:
                 banned.add(g)
         check_mid = len(mid) >= 32
