@@ -294,9 +294,18 @@ class _Outliner:
         lo, hi = bisect.bisect_left(self.name_pos, s), bisect.bisect_left(self.name_pos, e)
         return self.name_of[lo:hi]
 
-    def in_string(self, pos: int) -> bool:
-        k = bisect.bisect_right(self.string_starts, pos) - 1
-        return k >= 0 and pos < self.strings[k][1]
+    def outside_strings(self, starts: list[int]) -> list[int]:
+        """``starts`` (sorted) without those inside a triple-quoted string (never a block start), in one merge
+        walk over the string spans instead of a bisection per start."""
+        spans, span_starts, n = self.strings, self.string_starts, len(self.strings)
+        k = bisect.bisect_right(span_starts, starts[0]) - 1
+        out = []
+        for p in starts:
+            while k + 1 < n and span_starts[k + 1] <= p:
+                k += 1
+            if k < 0 or p >= spans[k][1]:
+                out.append(p)
+        return out
 
     def member_name(self, decl: str) -> list[str]:
         """The name a member of a class-like body declares without a definition keyword: Go struct fields and
@@ -331,8 +340,8 @@ class _Outliner:
         """``[start, end)`` of each block at ``indent`` in ``[s, e)``; comment/decorator lines join the block
         they precede, a closer line the block it closes."""
         starts = [m.start() + 1 for m in _starts(indent).finditer(self.text, max(0, s - 1), e)]
-        if self.strings:
-            starts = [p for p in starts if not self.in_string(p)]
+        if self.strings and starts:
+            starts = self.outside_strings(starts)
         if not starts or starts[0] != s:
             starts.insert(0, s)
         out: list[tuple[int, int]] = []
