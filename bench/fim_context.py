@@ -14,7 +14,8 @@ Per language of the target file:
 - **def recall**: names the file imports explicitly (``imported_names``) from a module that resolves to a file of
   the repo, that the middle *uses* and that another file of the repo defines (keyword regex ``units.DEF_NAME``);
   a hit when the context holds a definition of it. An occurrence inside an import statement
-  (``imports.import_spans``) is not a use: a middle that *is* the import block only imports the names;
+  (``imports.import_spans``) is not a use: a middle that *is* the import block only imports the names. A Go
+  name is used only as a selector of its package (``binding.Header``; a bare ``Header`` is a field);
 - **xfile recall**: every identifier the middle uses (same rule) that the target file does not define and
   another file of the repo does (same regex), imported or not (Go same-package names, Java same-package classes,
   methods called on objects); a hit when the context holds a definition of it;
@@ -73,6 +74,7 @@ def metrics(rows: list[dict], records_by_mode: dict[str, list[dict]], seed: int)
     total where the import statement is outside the middle]."""
     from codeflow.fim.format import parse_repo
     from codeflow.fim.imports import ImportGraph, import_spans, imported_names
+    from codeflow.fim.imports import _go_imports as go_imports
     from codeflow.fim.units import regex_names
 
     by_path = {r["path"]: r for r in rows}
@@ -101,13 +103,21 @@ def metrics(rows: list[dict], records_by_mode: dict[str, list[dict]], seed: int)
                 out.add(m.group())
         return out
 
+    def go_selects(rec: dict, mod: str, name: str) -> bool:
+        """Go names an imported name only through its package (``binding.Header``): a bare ``Header`` in the
+        middle (``c.Request.Header``, a field) is not a use of it."""
+        aliases = {alias or path.rstrip("/").rsplit("/", 1)[-1]
+                   for alias, path in go_imports(by_path[rec["path"]]["content"]) if path == mod}
+        return any(re.search(rf"(?<![\w.]){re.escape(a)}\.{re.escape(name)}\b", rec["middle"]) for a in aliases)
+
     def score(lang: str, mode: str, rec: dict, context_text: str) -> None:
         row = by_path[rec["path"]]
         mid_ids = used_in_middle(rec)
         mine = defined[rec["path"]]
         gt_defs = {n for mod, n in imported_names(row["content"], row["language"])
                    if n in mid_ids and def_count[n] - (n in mine) > 0
-                   and graph.resolve(mod, row["path"], row["language"])}
+                   and graph.resolve(mod, row["path"], row["language"])
+                   and (row["language"] != "go" or go_selects(rec, mod, n))}
         ctx_defs = set(regex_names(context_text))
         xfile = {t for t in mid_ids if t not in mine and def_count[t] > 0}
         acc = out[(lang, mode)]

@@ -62,9 +62,12 @@ class BM25Index:
         lens = np.fromiter(map(len, docs), dtype=np.int64, count=self.n)
         term_ids = np.fromiter(map(vocab.setdefault, chain.from_iterable(docs), count()), dtype=np.int64,
                                count=int(lens.sum()))  # setdefault(t, next id): first-seen order, all in C
-        # ``count()`` advances on every token, so ids are sparse: renumber them densely in first-seen order
-        term_ids = np.unique(term_ids, return_inverse=True)[1]
+        # ``count()`` advances on every token, so ids are sparse (but increasing in first-seen order): renumber
+        # them densely through a lookup table, without sorting every token
         names = list(vocab)
+        dense = np.empty(len(term_ids), dtype=np.int64)
+        dense[np.fromiter(vocab.values(), dtype=np.int64, count=len(names))] = np.arange(len(names))
+        term_ids = dense[term_ids]
         doc_ids = np.repeat(np.arange(self.n, dtype=np.int64), lens)
         avgdl = float(lens.mean()) if self.n and lens.sum() else 1.0
         norm = k1 * (1 - b + b * lens / avgdl)

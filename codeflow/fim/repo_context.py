@@ -23,10 +23,8 @@ tokens) and is an upper bound on the rendered ``sep + path + "\\n" + content + "
 
 from __future__ import annotations
 
-import hashlib
 import re
 from collections.abc import Callable, Iterable, Iterator, Sequence
-from dataclasses import dataclass
 from functools import lru_cache
 
 import numpy as np
@@ -37,6 +35,7 @@ from codeflow.fim.units import ELISION, PREAMBLE, Unit, file_units, outline_unit
 
 _IDENT = re.compile(r"[A-Za-z_$][\w$]*")
 _CODE_LINE = re.compile(r"^[ \t]*(?!" + PREAMBLE.pattern.replace("\n", "") + r")\S", re.M)
+_NON_SPACE = re.compile(r"\S+")
 _TOKEN = re.compile(r"[a-z_][a-z0-9_]+")  # on lowercased text: ``identifier_tokens`` in one C call
 NEAR_CHARS = 3000  # referenced names are looked for this far before and after the hole
 SKELETON_SHARE = 0.25  # import skeletons come before referenced names up to this share of the budget
@@ -45,15 +44,11 @@ MAX_MISSES = 32  # a stage stops after this many units in a row too large for wh
 MAX_DEFS_PER_NAME = 3  # a name defined in more places than this (``__init__``, ``String``) is too ambiguous
 
 
-def _digest(text: str) -> bytes:
-    return hashlib.blake2b(text.encode(), digest_size=12).digest()
-
-
-@dataclass
-class _Piece:
-    unit: int
-    text: str
-    rank: int
+def _ends(text: str) -> tuple[str, str]:
+    """The first and last whitespace-separated words of a text (``("", "")`` for blank text): the same for any
+    two texts that are equal up to whitespace (``\\S`` and ``str.split`` share one definition of whitespace)."""
+    m = _NON_SPACE.search(text)
+    return (m.group(), text.rsplit(None, 1)[-1]) if m else ("", "")
 
 
 @lru_cache(maxsize=4)
@@ -108,11 +103,30 @@ class UnitIndex:
             self.by_file.append(list(range(start, len(self.units))))
         self.texts = [self._full(u) for u in self.units]
         # Duplicate groups of whitespace-normalized text: a unit equal to one of the target (or to its middle)
-        # is never shown. One digest per unit, kept as a small int group id.
-        self._groups: dict[bytes, int] = {}
-        self.groups = [self._group(t) for t in self.texts]
-        file_groups: dict[bytes, int] = {}
-        self.file_group = [file_groups.setdefault(_digest(f.content), len(file_groups)) for f in files]
+        # is never shown. Normalizing every unit cost a tenth of this index, so units are first bucketed by
+        # their first and last whitespace-separated words (equal normalized texts have equal ones) and only
+        # units that share a bucket are normalized; a unit alone in its bucket is its own group.
+        self._buckets: dict[tuple[str, str], list[int]] = {}
+        for k, t in enumerate(self.texts):
+            self._buckets.setdefault(_ends(t), []).append(k)
+        self._norm: dict[int, str] = {}  # unit -> normalized text, where computed
+        self._groups: dict[str, int] = {}  # normalized text -> group, for units of shared buckets
+        self.groups = [0] * len(self.units)
+        n_groups = 0
+        for ks in self._buckets.values():
+            if len(ks) == 1:
+                self.groups[ks[0]] = n_groups
+                n_groups += 1
+                continue
+            for k in ks:
+                norm = self._norm[k] = " ".join(self.texts[k].split())
+                g = self._groups.get(norm)
+                if g is None:
+                    g = self._groups[norm] = n_groups
+                    n_groups += 1
+                self.groups[k] = g
+        file_groups: dict[str, int] = {}
+        self.file_group = [file_groups.setdefault(f.content, len(file_groups)) for f in files]
         self.same_file: dict[int, list[int]] = {}
         for i, g in enumerate(self.file_group):
             self.same_file.setdefault(g, []).append(i)
@@ -130,8 +144,16 @@ class UnitIndex:
         self._forms: dict[int, tuple[list, list]] = {}
         self._elision_cost = cost(ELISION) + 2
 
-    def _group(self, text: str) -> int:
-        return self._groups.setdefault(_digest(" ".join(text.split())), len(self._groups))
+    def _group_of(self, text: str) -> int | None:
+        """The group of the units whose whitespace-normalized text equals that of ``text``, if any."""
+        norm = " ".join(text.split())
+        for k in self._buckets.get(_ends(text), ()):
+            unit_norm = self._norm.get(k)
+            if unit_norm is None:
+                unit_norm = self._norm[k] = " ".join(self.texts[k].split())
+            if unit_norm == norm:
+                return self.groups[k]
+        return None
 
     def _unit_tokens(self) -> list[list[str]]:
         """BM25 tokens of every unit: each file is lowercased once and a unit's tokens are found in place."""
@@ -264,7 +286,7 @@ class UnitIndex:
         banned = {self.groups[k] for k in self.by_file[target]}
         mid = middle.strip()
         if mid:
-            g = self._groups.get(_digest(" ".join(mid.split())))
+            g = self._group_of(mid)
             if g is not None:
                 banned.add(g)
         check_mid = len(mid) >= 32
@@ -286,7 +308,7 @@ class UnitIndex:
             stages.append((skeleton_iter, True, 1.0))
         stages.append((lambda: self._bm25(target, before, after), False, 1.0))
 
-        chosen: dict[int, _Piece] = {}
+        chosen: dict[int, str] = {}  # unit -> its shown text, in the order taken
         files_used: dict[int, int] = {}
         used = 0
         big = max_cost // 4
@@ -322,13 +344,13 @@ class UnitIndex:
                     continue
                 used += extra + piece
                 files_used.setdefault(file, rank)
-                chosen[k] = _Piece(k, text, rank)
+                chosen[k] = text
                 rank += 1
                 if used >= limit or max_cost - used < 16:
                     break  # checked after taking a unit: a resumed iterator loses nothing
         return self._render(chosen, files_used)
 
-    def _render(self, chosen: dict[int, _Piece], files_used: dict[int, int]) -> list[tuple[str, str]]:
+    def _render(self, chosen: dict[int, str], files_used: dict[int, int]) -> list[tuple[str, str]]:
         out = []
         per_file: dict[int, list[int]] = {}
         unit_file = self.unit_file
@@ -345,7 +367,7 @@ class UnitIndex:
                     contiguous = u.skeleton is None and prev_end is not None and 0 <= u.start - prev_end <= 3 \
                         and not content[prev_end:u.start].strip()
                     parts.append(content[prev_end:u.start] if contiguous else f"\n{ELISION}\n")
-                parts.append(chosen[k].text)
+                parts.append(chosen[k])
                 prev_end = u.end if u.skeleton is None else None
             out.append((self.files[i].path, "".join(parts)))
         return out

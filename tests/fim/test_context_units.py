@@ -153,6 +153,24 @@ def test_middle_and_copies_of_the_target_never_in_context() -> None:
     assert "shop/copy_of_main.py" not in [p for p, _ in ctx]
 
 
+def test_reindented_copy_of_the_middle_is_excluded_and_a_lookalike_kept() -> None:
+    """Units are bucketed by their first and last words before any whitespace normalization: a copy of the
+    middle that differs only in whitespace is still never shown; a unit with the same first and last words and
+    other code in between is."""
+    middle = "def shared(a, b):\n    total = a + b\n    return total\n"
+    copy = "def shared(a,   b):\n        total = a + b\n\n        return total\n"
+    lookalike = "def shared(a, b):\n    total = a - b\n    return total\n"
+    prefix = "from pkg.a import shared\nfrom pkg.b import shared\n\n\n"
+    suffix = "\n\nx = shared(1, 2)\n"
+    files = [RepoFile("pkg/a.py", "import os\n\n\n" + copy, "python"),
+             RepoFile("pkg/b.py", "import sys\n\n\n" + lookalike, "python"),
+             RepoFile("main.py", prefix + middle + suffix, "python")]
+    idx = UnitIndex(files)
+    text = _text(idx.context(2, prefix, suffix, middle, 4000, 8))
+    assert "a - b" in text  # the lookalike: same bucket, another group
+    assert "a + b" not in text  # the re-indented copy of the middle
+
+
 def test_stage_never_leaks_the_middle_and_round_trips() -> None:
     rows = sample_rows()
     dup = next(r for r in rows if r["path"].endswith(".py"))
