@@ -73,8 +73,7 @@ def metrics(rows: list[dict], records_by_mode: dict[str, list[dict]], seed: int)
     """Per (language, mode): [def hits, def total, xfile hits, xfile total, context chars, samples, def hits and
     total where the import statement is outside the middle]."""
     from codeflow.fim.format import parse_repo
-    from codeflow.fim.imports import ImportGraph, import_spans, imported_names
-    from codeflow.fim.imports import _go_imports as go_imports
+    from codeflow.fim.imports import ImportGraph, go_imports, import_spans, imported_names
     from codeflow.fim.units import regex_names
 
     by_path = {r["path"]: r for r in rows}

@@ -35,7 +35,7 @@ _PATTERNS: dict[str, list[re.Pattern[str]]] = {
     "java": [re.compile(r"\n[ \t]*import\s+(?:static\s+)?([\w.]+)\s*;")],
     "kotlin": [re.compile(r"\n[ \t]*import\s+([\w.]+)")],
     "scala": [re.compile(r"\n[ \t]*import\s+([\w.]+)")],
-    "go": [],  # import blocks and lines: _go_imports
+    "go": [],  # import blocks and lines: go_imports
     "rust": [re.compile(r"\n[ \t]*(?:pub\s+)?use\s+([\w:]+)"), re.compile(r"\n[ \t]*(?:pub\s+)?mod\s+(\w+)\s*;")],
     "c": [re.compile(r"""\n[ \t]*#\s*include\s+"([^"]+)\"""")],
     "csharp": [re.compile(r"\n[ \t]*using\s+(?:static\s+)?([\w.]+)\s*;")],
@@ -62,7 +62,7 @@ def import_strings(content: str, language: str | None) -> list[str]:
             names = _names(_spec(m.group(2)))
             found.extend([f"{mod}{sep}{n}" for n in names] if names else [mod])  # ``import *``: the module
     elif lang == "go":
-        return [path for _, path in _go_imports(content)]
+        return [path for _, path in go_imports(content)]
     for pat in _PATTERNS.get(lang, []):
         for m in pat.finditer(content):
             found.extend(s.strip() for s in m.group(1).split(",") if s.strip())
@@ -74,7 +74,7 @@ def _spec(raw: str) -> str:
     return raw if raw.startswith("(") else raw.split("#")[0]
 
 
-def _go_imports(content: str) -> list[tuple[str | None, str]]:
+def go_imports(content: str) -> list[tuple[str | None, str]]:
     """``(alias, path)`` of a Go file's import block(s) and single import lines."""
     specs = []
     content = "\n" + content
@@ -325,7 +325,7 @@ def imported_names(content: str, language: str | None) -> list[tuple[str, str]]:
                 out.append((mod, name))
     elif lang == "go":
         # the standard library (no dot in the first segment) never resolves into the repository: skip it
-        pkgs = {alias or path.rstrip("/").rsplit("/", 1)[-1]: path for alias, path in _go_imports(content)
+        pkgs = {alias or path.rstrip("/").rsplit("/", 1)[-1]: path for alias, path in go_imports(content)
                 if alias not in ("_", ".") and "." in path.split("/", 1)[0]}
         found: dict[tuple[str, str], None] = {}
         for pkg in sorted(pkgs):  # a literal prefix per package: the regex engine jumps between hits
