@@ -12,6 +12,7 @@ import pytest
 import torch
 from train_helpers import make_texts, write_stage
 
+from codeflow.fim.tokens import QWEN
 from codeflow.lake import StageOutput
 from codeflow.model.data import DataError, PackedLoader, SourceSpec, resolve_sources
 from codeflow.model.plt.model import doc_positions
@@ -25,6 +26,7 @@ from codeflow.model.tokenizer import (
     train_tokenizer,
 )
 from codeflow.records import CODE_FILE_SCHEMA, REJECT_SCHEMA
+from codeflow.tokens import END_OF_SAMPLE
 
 SEQ = 32
 
@@ -75,6 +77,13 @@ def docs_of(batches: list[dict], tok) -> list[str]:
 def test_tokenizer_round_trips(tok, text):
     ids = tok.encode(text, add_special_tokens=False).ids
     assert decode(tok, ids) == text
+
+
+def test_every_fim_token_and_the_end_of_sample_are_special_tokens():
+    # SPECIAL_TOKENS is spelled out (ids of earlier tokenizers must not move); a FIM token added to FimTokens
+    # must be added there too, or it would be split into byte pieces.
+    assert {*QWEN.all(), END_OF_SAMPLE} <= set(SPECIAL_TOKENS)
+    assert SPECIAL_TOKENS[0] == END_OF_SAMPLE and len(set(SPECIAL_TOKENS)) == len(SPECIAL_TOKENS)
 
 
 def test_special_tokens_are_single_tokens(tok):
