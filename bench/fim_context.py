@@ -24,18 +24,31 @@ Per language of the target file:
 - **ctx tok**: context tokens per sample (characters / 4; no tokenizer is loaded);
 - **samples/s**: ``FimStage.process`` CPU time per core (``time.process_time``), repo level, whole stage, best of
   ``--rounds`` runs with the modes interleaved.
+- **issue-time anchor** (``--anchor-rev REV``): the same rows through ``FimStage`` of another revision of this
+  repository (``da92ebd``: the repo-level FIM as it was when issue 19 set its "within 1.5x of today's samples/s"
+  target, just before the unit retriever landed), checked out as a temporary git worktree and timed in a child
+  process (warm-up run first, then one timed run per round, interleaved with the modes above). ``files`` of this
+  checkout is not that anchor: it shares the BM25 and import-resolver speed-ups made since.
 
     python bench/fim_context.py --repos list.txt [--max-files 400] [--max-context-chars 32768] [--rounds 3]
+                                [--anchor-rev da92ebd]
 """
 
 from __future__ import annotations
 
 import argparse
 import bisect
+import json
+import os
 import random
 import re
+import shutil
+import subprocess
+import sys
+import tempfile
 import time
 from collections import defaultdict
+from pathlib import Path
 
 IDENT = re.compile(r"[A-Za-z_$][\w$]*")
 MODES = ("files", "units", "units_bm25")
@@ -150,6 +163,49 @@ def metrics(rows: list[dict], records_by_mode: dict[str, list[dict]], seed: int)
     return out
 
 
+# Runs in a child with PYTHONPATH at the anchor checkout: one warm-up run (imports, grammar loading), one timed.
+_ANCHOR_CHILD = """
+import json, sys, time
+import pyarrow.parquet as pq
+from codeflow.fim.stage import FimConfig, FimStage
+batch, unit, seed, budget = pq.read_table(sys.argv[1]), sys.argv[2], int(sys.argv[3]), int(sys.argv[4])
+cfg = FimConfig(level="repo", fim_rate=1.0, seed=seed, max_context_chars=budget)
+FimStage(cfg).process(batch, unit)
+t0 = time.process_time()
+res = FimStage(cfg).process(batch, unit)
+print(json.dumps({"secs": time.process_time() - t0, "rows": res.kept.num_rows + res.rejects.num_rows}))
+"""
+
+
+class AnchorCheckout:
+    """A temporary detached worktree of ``rev`` of the git repository holding this script; removed on exit
+    (only the folder this class created)."""
+
+    def __init__(self, rev: str) -> None:
+        self.root = Path(__file__).resolve().parents[1]
+        self.tmp = tempfile.mkdtemp(prefix="fim-anchor-")
+        self.path = os.path.join(self.tmp, "tree")
+        subprocess.run(["git", "-C", str(self.root), "worktree", "add", "--detach", "-q", self.path, rev], check=True)
+
+    def time(self, batch, unit: str, seed: int, budget: int) -> float:
+        """CPU seconds of one ``FimStage.process`` of ``batch`` at the anchor revision."""
+        import pyarrow.parquet as pq
+
+        data = os.path.join(self.tmp, "rows.parquet")
+        pq.write_table(batch, data)
+        env = dict(os.environ, PYTHONPATH=self.path)
+        out = subprocess.run([sys.executable, "-c", _ANCHOR_CHILD, data, unit, str(seed), str(budget)], env=env,
+                             cwd=self.tmp, check=True, capture_output=True, text=True).stdout
+        got = json.loads(out.strip().splitlines()[-1])
+        if got["rows"] != batch.num_rows:
+            raise RuntimeError(f"anchor run accounted for {got['rows']} of {batch.num_rows} rows")
+        return float(got["secs"])
+
+    def close(self) -> None:
+        subprocess.run(["git", "-C", str(self.root), "worktree", "remove", "--force", self.path], check=False)
+        shutil.rmtree(self.tmp, ignore_errors=True)
+
+
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--repos", required=True, help="repo list: one location [TAB name] per line")
@@ -157,7 +213,18 @@ def main() -> int:
     ap.add_argument("--max-context-chars", type=int, default=32_768)
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--rounds", type=int, default=3, help="timing: best of this many runs per mode")
+    ap.add_argument("--anchor-rev", default=None,
+                    help="also time repo-level FIM at this git revision of the checkout (da92ebd: issue 19's anchor)")
     args = ap.parse_args()
+    anchor = AnchorCheckout(args.anchor_rev) if args.anchor_rev else None
+    try:
+        return _run(args, anchor)
+    finally:
+        if anchor is not None:
+            anchor.close()
+
+
+def _run(args, anchor: AnchorCheckout | None) -> int:
 
     import pyarrow as pa
 
@@ -183,6 +250,9 @@ def main() -> int:
                 secs[mode] = min(secs.get(mode, float("inf")), time.process_time() - t0)
                 assert res.kept.num_rows + res.rejects.num_rows == len(rows)
                 recs[mode] = res.kept.to_pylist()
+            if anchor is not None:
+                secs["anchor"] = min(secs.get("anchor", float("inf")),
+                                     anchor.time(batch, entry.name, args.seed, args.max_context_chars))
         speed.append((entry.name, len(rows), {m: len(rows) / s for m, s in secs.items()}))
         for key, acc in metrics(rows, recs, args.seed).items():
             totals[key] = [a + b for a, b in zip(totals[key], acc, strict=True)]
@@ -207,11 +277,15 @@ def main() -> int:
     for lang in sorted({k[0] for k in totals}):
         cells = [f"{a[6] / a[7]:.2f} ({int(a[7])})" if a[7] else "-" for a in (totals[(lang, m)] for m in shown)]
         print(f"{lang:12s} " + " ".join(f"{c:>16s}" for c in cells))
-    print("\n## samples/s per core (FimStage.process, repo level, fim_rate 1.0); anchor: files (old retriever)")
-    print(f"{'repo':28s} {'files':>6s} " + " ".join(f"{m:>11s}" for m in MODES) + f" {'units/files':>12s}")
+    timed = MODES + (("anchor",) if anchor is not None else ())
+    print("\n## samples/s per core (FimStage.process, repo level, fim_rate 1.0); files: the whole-file retriever of "
+          "this checkout" + (f"; anchor: repo-level FIM at {args.anchor_rev}" if anchor is not None else ""))
+    print(f"{'repo':28s} {'files':>6s} " + " ".join(f"{m:>11s}" for m in timed) + f" {'units/files':>12s}"
+          + (f" {'units/anchor':>13s}" if anchor is not None else ""))
     for name, n, sps in speed:
-        print(f"{name:28s} {n:6d} " + " ".join(f"{sps[m]:11.0f}" for m in MODES) +
-              f" {sps['units'] / sps['files']:12.2f}")
+        print(f"{name:28s} {n:6d} " + " ".join(f"{sps[m]:11.0f}" for m in timed) +
+              f" {sps['units'] / sps['files']:12.2f}" +
+              (f" {sps['units'] / sps['anchor']:13.2f}" if anchor is not None else ""))
     return 0
 
 
