@@ -153,27 +153,35 @@ class PathIndex:
         self._by_suffix, self._by_dir, self._dir_files = by_suffix, by_dir, dir_files
         self._go_modules = sorted((go_modules or {}).items(), key=lambda kv: -len(kv[1]))  # longest module first
         self._go_pkg = go_packages or {}
-        self._memo: dict[tuple[str, str, str], frozenset[str]] = {}
+        self._memo: dict[tuple[str, str, str], frozenset[str]] = {}  # (import, folder, language) -> files
+        self._asked: dict[tuple[str, str, str | None], frozenset[str]] = {}  # (import, importer, language)
 
     def resolve(self, imp: str, importer: str, language: str | None) -> frozenset[str]:
-        """Repo files an import string names, seen from ``importer`` (empty when it is outside the repo).
+        """Repo files an import string names, seen from ``importer`` (empty when it is outside the repo; never
+        ``importer`` itself).
 
-        Memoized per (import, importer's folder, language): that is all a resolution depends on, and the files
-        of a repository import the same modules over and over."""
-        lang = canonical(language)
-        key = (imp, posixpath.dirname(importer), lang)
-        hits = self._memo.get(key)
+        Memoized twice: per (import, importer, language) as asked, so a repeated question (every FIM sample of a
+        file asks about its imports again) is one dict lookup; and per (import, importer's folder, language),
+        which is all a resolution depends on, so the files of one folder share the work."""
+        key = (imp, importer, language)
+        hits = self._asked.get(key)
         if hits is None:
-            if lang == "go":
-                found = self._go(imp)
-            elif lang == "c":
-                found = self._c(imp, importer)
-            elif lang == "javascript" and not imp.startswith((".", "/")):
-                found = set()  # a package (``react``, ``ky``): node_modules, not this repository's files
-            else:
-                found = self._generic(_normalize(imp, importer, lang))
-            hits = self._memo[key] = frozenset(p for p in found if p != importer)
+            lang = canonical(language)
+            folder_key = (imp, posixpath.dirname(importer), lang)
+            found = self._memo.get(folder_key)
+            if found is None:
+                found = self._memo[folder_key] = frozenset(self._find(imp, importer, lang))
+            hits = self._asked[key] = found - {importer} if importer in found else found
         return hits
+
+    def _find(self, imp: str, importer: str, lang: str) -> set[str]:
+        if lang == "go":
+            return self._go(imp)
+        if lang == "c":
+            return self._c(imp, importer)
+        if lang == "javascript" and not imp.startswith((".", "/")):
+            return set()  # a package (``react``, ``ky``): node_modules, not this repository's files
+        return self._generic(_normalize(imp, importer, lang))
 
     def _go(self, imp: str) -> set[str]:
         imp = imp.rstrip("/")
