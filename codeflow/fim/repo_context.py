@@ -44,11 +44,15 @@ MAX_MISSES = 32  # a stage stops after this many units in a row too large for wh
 MAX_DEFS_PER_NAME = 3  # a name defined in more places than this (``__init__``, ``String``) is too ambiguous
 
 
-def _ends(text: str) -> tuple[str, str]:
-    """The first and last whitespace-separated words of a text (``("", "")`` for blank text): the same for any
-    two texts that are equal up to whitespace (``\\S`` and ``str.split`` share one definition of whitespace)."""
+def _bucket(text: str) -> tuple[str, str, int, int, int]:
+    """A key that any two texts equal up to whitespace share: their first and last whitespace-separated words
+    (``\\S`` and ``str.split`` share one definition of whitespace) and how often three punctuation characters
+    occur. The words alone put most units of a Java class in one bucket (``public ... }``); the counts (one C
+    scan each) split those buckets, so few units are ever normalized."""
     m = _NON_SPACE.search(text)
-    return (m.group(), text.rsplit(None, 1)[-1]) if m else ("", "")
+    if m is None:
+        return ("", "", 0, 0, 0)
+    return (m.group(), text.rsplit(None, 1)[-1], text.count("("), text.count("."), text.count("="))
 
 
 @lru_cache(maxsize=4)
@@ -103,12 +107,12 @@ class UnitIndex:
             self.by_file.append(list(range(start, len(self.units))))
         self.texts = [self._full(u) for u in self.units]
         # Duplicate groups of whitespace-normalized text: a unit equal to one of the target (or to its middle)
-        # is never shown. Normalizing every unit cost a tenth of this index, so units are first bucketed by
-        # their first and last whitespace-separated words (equal normalized texts have equal ones) and only
-        # units that share a bucket are normalized; a unit alone in its bucket is its own group.
-        self._buckets: dict[tuple[str, str], list[int]] = {}
+        # is never shown. Normalizing every unit cost a tenth of this index, so units are first bucketed by a
+        # key equal normalized texts share (``_bucket``) and only units that share a bucket are normalized; a
+        # unit alone in its bucket is its own group.
+        self._buckets: dict[tuple[str, str, int, int, int], list[int]] = {}
         for k, t in enumerate(self.texts):
-            self._buckets.setdefault(_ends(t), []).append(k)
+            self._buckets.setdefault(_bucket(t), []).append(k)
         self._norm: dict[int, str] = {}  # unit -> normalized text, where computed
         self._groups: dict[str, int] = {}  # normalized text -> group, for units of shared buckets
         self.groups = [0] * len(self.units)
@@ -147,7 +151,7 @@ class UnitIndex:
     def _group_of(self, text: str) -> int | None:
         """The group of the units whose whitespace-normalized text equals that of ``text``, if any."""
         norm = " ".join(text.split())
-        for k in self._buckets.get(_ends(text), ()):
+        for k in self._buckets.get(_bucket(text), ()):
             unit_norm = self._norm.get(k)
             if unit_norm is None:
                 unit_norm = self._norm[k] = " ".join(self.texts[k].split())

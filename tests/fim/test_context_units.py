@@ -153,10 +153,22 @@ def test_middle_and_copies_of_the_target_never_in_context() -> None:
     assert "shop/copy_of_main.py" not in [p for p, _ in ctx]
 
 
+def test_resolution_excludes_each_importer_only_from_its_own_result() -> None:
+    """Two files of one folder import the same module, which is one of them: the module resolves for the other
+    file whichever asks first (the per-folder memo once stored the first importer's self-exclusion for both)."""
+    files = [("pkg/__init__.py", "", "python"), ("pkg/x.py", "import pkg.x\n", "python"),
+             ("pkg/y.py", "import pkg.x\n", "python")]
+    for order in (files, files[::-1]):
+        g = ImportGraph(order)
+        assert g.imports("pkg/y.py") == {"pkg/x.py"}
+        assert g.imports("pkg/x.py") == set()
+        assert g.resolve("pkg.x", "pkg/y.py", "python") == {"pkg/x.py"}
+
+
 def test_reindented_copy_of_the_middle_is_excluded_and_a_lookalike_kept() -> None:
-    """Units are bucketed by their first and last words before any whitespace normalization: a copy of the
-    middle that differs only in whitespace is still never shown; a unit with the same first and last words and
-    other code in between is."""
+    """Units are bucketed (first and last words, punctuation counts) before any whitespace normalization: a copy
+    of the middle that differs only in whitespace is still never shown; a unit with the same bucket key and other
+    code in between is."""
     middle = "def shared(a, b):\n    total = a + b\n    return total\n"
     copy = "def shared(a,   b):\n        total = a + b\n\n        return total\n"
     lookalike = "def shared(a, b):\n    total = a - b\n    return total\n"
