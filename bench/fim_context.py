@@ -185,7 +185,12 @@ class AnchorCheckout:
         self.root = Path(__file__).resolve().parents[1]
         self.tmp = tempfile.mkdtemp(prefix="fim-anchor-")
         self.path = os.path.join(self.tmp, "tree")
-        subprocess.run(["git", "-C", str(self.root), "worktree", "add", "--detach", "-q", self.path, rev], check=True)
+        done = subprocess.run(["git", "-C", str(self.root), "worktree", "add", "--detach", "-q", self.path, rev],
+                              capture_output=True, text=True)
+        if done.returncode:
+            shutil.rmtree(self.tmp, ignore_errors=True)
+            raise SystemExit(f"--anchor-rev {rev}: cannot check it out from {self.root} (a git clone with that "
+                             f"commit is needed; a shallow clone lacks it): {done.stderr.strip()}")
 
     def time(self, batch, unit: str, seed: int, budget: int) -> float:
         """CPU seconds of one ``FimStage.process`` of ``batch`` at the anchor revision."""
