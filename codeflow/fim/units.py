@@ -19,11 +19,15 @@ from typing import NamedTuple
 ELISION = "⋮"  # marks code left out: between units of one file, and in place of elided bodies
 MAX_UNIT_CHARS = 3000  # a definition larger than this is split into its members + a skeleton
 WINDOW_LINES = 40
+_MODIFIERS = ("export", "default", "public", "private", "protected", "internal", "static", "final", "abstract",
+              "sealed", "open", "data", "async", "declare", "override", "inline", "extern", "unsafe")
+_KEYWORDS = ("def", "class", "interface", "enum", "record", "struct", "union", "trait", "type", r"function\*?", "func",
+             "fn", "const", "let", "var", "val", "object", "fun", "typedef", "module", "namespace", "macro_rules!",
+             "#define")
+_PUB = r"pub(?:\([^)\n]*\))?"
+_AFTER_KEYWORD = r"(?:\([^)\n]*\)\s*)?\*?([A-Za-z_$][\w$]*)"
 DEF_NAME = re.compile(  # a definition keyword at the start of a code line, after modifiers (never in prose)
-    r"^[ \t]*(?:(?:export|default|public|private|protected|internal|static|final|abstract|sealed|open|data|async|"
-    r"declare|override|inline|extern|unsafe|pub(?:\([^)\n]*\))?)\s+)*"
-    r"(?:def|class|interface|enum|record|struct|union|trait|type|function\*?|func|fn|const|let|var|val|object|fun|"
-    r"typedef|module|namespace|macro_rules!|#define)\s+(?:\([^)\n]*\)\s*)?\*?([A-Za-z_$][\w$]*)", re.M)
+    rf"^[ \t]*(?:(?:{'|'.join(_MODIFIERS)}|{_PUB})\s+)*(?:{'|'.join(_KEYWORDS)})\s+{_AFTER_KEYWORD}", re.M)
 _ASSIGN = re.compile(r"^([A-Za-z_][\w]*)\s*(?::[^=\n]*)?=(?!=)", re.M)
 _BODY_FIELDS = ("body", "declaration_list", "class_body")
 _GLUE_TYPES = frozenset({"comment", "line_comment", "block_comment", "package_clause", "package_declaration",
@@ -45,8 +49,22 @@ class Unit(NamedTuple):
     skeleton: str | None = None  # class-like units: header + member signatures, bodies elided
 
 
-# The same two patterns with a literal newline for ``^`` (run on "\n" + text): much faster to scan.
-_DEF_NL = re.compile(r"\n[ \t]*(?=[a-z#])" + DEF_NAME.pattern[len(r"^[ \t]*"):])  # every keyword: [a-z#]
+def _by_first_char(words: tuple[str, ...]) -> str:
+    """An alternation of regex words grouped by their (literal) first character: the engine tests one character
+    per group instead of every word. Each word here must be followed by whitespace, so at most one alternative
+    of a group can lead to a match and their order does not change what matches."""
+    groups: dict[str, list[str]] = {}
+    for w in words:
+        groups.setdefault(w[0], []).append(w[1:])
+    return "|".join(re.escape(c) + (f"(?:{'|'.join(rest)})" if rest != [""] else "") for c, rest in groups.items())
+
+
+# The same two patterns with a literal newline for ``^`` (run on "\n" + text): much faster to scan. The definition
+# pattern also groups its words by first character and never backtracks into indentation, spaces or modifiers (a
+# shorter run of any of them is followed by a character the next part rejects): the same matches as ``DEF_NAME``
+# (tests/fim/test_context_units.py compares them), in half the time.
+_DEF_NL = re.compile(rf"\n[ \t]*+(?=[a-z#])(?:(?:{_by_first_char(_MODIFIERS)}|{_PUB})\s++)*+"
+                     rf"(?:{_by_first_char(_KEYWORDS)})\s++{_AFTER_KEYWORD}")
 _ASSIGN_NL = re.compile("\n" + _ASSIGN.pattern[1:])
 
 

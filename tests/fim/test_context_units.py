@@ -311,3 +311,26 @@ def test_python_submodules_js_index_and_rust_mod_rs_resolve() -> None:
     assert g.imports("app.py") == {"pkg/sub.py", "pkg/__init__.py"}  # a submodule, and a name of the package
     assert g.imports("web/a.ts") == {"web/util/index.ts"}
     assert g.imports("src/lib.rs") == {"src/net/mod.rs"}
+
+
+def test_fast_definition_pattern_matches_exactly_what_def_name_matches() -> None:
+    """``units._DEF_NL`` (words grouped by first character, possessive) is an optimization of ``DEF_NAME``: on
+    random lines built from the same words, prefixes of them, spaces, parentheses and identifiers, both find the
+    same definitions at the same places."""
+    import random
+
+    from codeflow.fim import units
+
+    words = ["export", "default", "def", "defa", "pub", "pub(crate)", "public", "fun", "func", "function", "function*",
+             "fn", "type", "typedef", "class", "const", "data", "open", "object", "macro_rules!", "#define", "let",
+             "val", "var", "async", "static", "x", "Foo", "_y", "$z", "(a)", "*", "=", ":", "\t", "  ", "#", "pu"]
+    rng = random.Random(7)
+    for _ in range(3000):
+        lines = ["".join(rng.choice(words) + rng.choice(["", " ", "  ", "\t"]) for _ in range(rng.randint(0, 6)))
+                 for _ in range(rng.randint(1, 4))]
+        text = "\n" + "\n".join(lines)
+        slow = [(m.start() - 1, m.group(1)) for m in units.DEF_NAME.finditer(text)]
+        fast = [(m.start(), m.group(1)) for m in units._DEF_NL.finditer(text)]
+        assert fast == slow, text
+    assert units.regex_names("pub(crate) fn go() {}\nexport default function* gen() {}\nclass A:\n") == (
+        "go", "gen", "A")
