@@ -105,3 +105,6 @@ def test_pooling_a_prefix_of_the_chunk_vectors_equals_encoding_fewer_chunks() ->
     st = enc.model.encode([texts[1]], normalize_embeddings=True)[0]
     assert np.allclose(chunks.pool(1, -1)[1], st, atol=1e-5)
     assert not np.allclose(chunks.pool(1, 0)[1], st, atol=1e-2)  # and the word-piece layer is something else
+    # pieces are batched longest first: which other texts share the batch changes nothing beyond float rounding
+    alone = enc.embed_chunks([texts[1]], Chunking(254, 3))
+    assert np.allclose(alone.vecs, chunks.vecs[chunks.owner == 1], atol=1e-5)
