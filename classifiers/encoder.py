@@ -11,7 +11,7 @@ hidden states is kept for *every* layer (the word-piece embeddings and each tran
 MiniLM-L6), not only the last one that the sentence embedding is made of. The sentence-similarity training of the
 last layers keeps what a text is *about* and discards how it is written; the lower layers still carry word choice,
 register and form, which is what quality labels (a teacher's "educational" score, human judgements of a web page)
-depend on. On our three labelled sets a head over all layers beats the last-layer head by 0.07-0.11 of Spearman on
+depend on. On our three labelled sets a head over all layers beats the last-layer head by 0.07-0.10 of Spearman on
 the two page-level sets and ties on tweets (``docs/classifiers.md``). A document's vector for a layer is the
 L2-normalized mean of its chunks' vectors for that layer (:meth:`Chunks.pool`); the last layer's is the usual
 mean-pooled sentence embedding.

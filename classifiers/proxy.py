@@ -9,9 +9,9 @@ scikit-learn and applied with numpy.
 (:mod:`codeflow.classifiers.encoder`). The head fits one linear model per layer (the word-piece embeddings and each
 transformer block: 7 for MiniLM-L6) and averages their outputs (ridge: the predictions; softmax: the logits), which
 is again one linear model over the layers' vectors side by side, stored as one ``W``. Which layer carries a label
-set's signal differs from set to set (the last, sentence-similarity layer for tweets' toxicity; lower layers for a
-teacher's educational score of web pages); averaging every layer needs no choice between them, so there is nothing
-to pick on 120 training texts and get wrong, and it beats the last layer alone on page-level labels
+set's signal differs from set to set (for a teacher's educational score of web pages, the lower layers more than
+the last, sentence-similarity one), and choosing one per training split was unreliable on 120 texts; averaging
+every layer needs no choice, and it beats the last layer alone on page-level labels and ties on tweets
 (``docs/classifiers.md``).
 
 **Each member's features, chosen on the training split only.** The candidates are the layer's pooled vector of the
@@ -27,7 +27,8 @@ Each candidate gets its regularization and a held-out loss from the training spl
 efficient leave-one-out (mean squared error); logistic over 7 values of C by 3 stratified folds in input order
 (log loss). The candidate with the lowest loss wins (ties: fewer chunks, then no length feature), and is refitted
 on the whole training split. Every candidate's loss is recorded in the model card. Fitting runs with one BLAS
-thread: the fits are small, and a multi-threaded BLAS spinning on a shared machine made them ~50x slower.
+thread: the fits are small, and a multi-threaded BLAS spinning on a shared machine made them tens of times
+slower.
 Only the weights are stored (``proxy_head.npz``: ``W``, ``b`` and each member's layer, prefix and length flag;
 no pickle), and inference is one matrix product in numpy, so scoring does not depend on the scikit-learn version
 and gives the same bytes on every engine.

@@ -47,7 +47,8 @@ def _head_summary(proxy: dict) -> str:
     with_length = sum(m["length_feature"] for m in members)
     return (f"{proxy['head']} head averaging {len(members)} per-layer members (layers "
             f"{', '.join(str(m['layer']) for m in members)}; chunks pooled "
-            f"{', '.join(str(m['max_chunks']) for m in members)}; length feature in {with_length})")
+            f"{', '.join(str(m['max_chunks']) for m in members)}; length feature in {with_length} of "
+            f"{len(members)})")
 
 
 def write_report(path: str, title: str, meta: dict, metrics: dict, what: str) -> None:
