@@ -93,7 +93,11 @@ class Encoder:
             torch.set_num_threads(threads)
         self.model = SentenceTransformer(folder, device="cpu", local_files_only=True)
         self.tokenizer = self.model.tokenizer
-        self.transformer = self.model[0].auto_model  # the Hugging Face model under the first module
+        first = self.model[0]
+        if not hasattr(first, "auto_model") or self.tokenizer is None:
+            raise EncoderError(f"{folder}: the proxy reads a transformer's hidden states, and this "
+                               f"sentence-transformers model starts with {type(first).__name__}, not a Transformer")
+        self.transformer = first.auto_model  # the Hugging Face model under the first module
         self.transformer.eval()
         self.dim = int(self.transformer.config.hidden_size)
         self.layers = int(self.transformer.config.num_hidden_layers) + 1  # the embeddings output, then each block
