@@ -264,8 +264,8 @@ class ClassifyStage(Stage):
                     if not len(sel):
                         continue
                     mine = [part[k] for k in sel]
-                    X = chunks.subset(sel).pool(reads[j])
-                    s, _ = models[j].head.predict(X, [texts[i] for i in mine], models[j].task)
+                    s, _ = models[j].head.predict(chunks.subset(sel), [texts[i] for i in mine], models[j].task,
+                                                  reads[j])
                     out[j][[where[j][i] for i in mine]] = s
         return out
 

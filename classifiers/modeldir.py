@@ -17,6 +17,8 @@ changes the run's identity and a run is never resumed into shards scored by the 
 
 Version 2: the encoder hash is ``SideInput.content_hash`` (16 hex digits), and the proxy head records its
 feature set (pooling prefix, length feature) chosen by cross-validation.
+Version 3: the proxy head averages one member per encoder layer (``proxy_head.npz`` holds each member's layer,
+prefix and length flag; ``model.json``'s ``proxy.members``), and chunk vectors are mean token states per layer.
 """
 
 from __future__ import annotations
@@ -28,14 +30,14 @@ from dataclasses import dataclass
 import numpy as np
 
 from codeflow.classifiers import fasttext_model
-from codeflow.classifiers.encoder import Chunking, encoder, encoder_hash, resolve_encoder
+from codeflow.classifiers.encoder import Chunking, Chunks, encoder, encoder_hash, resolve_encoder
 from codeflow.classifiers.labels import Task
 from codeflow.classifiers.proxy import Head
 from codeflow.errors import CodeflowError
 from codeflow.plan import SideInput
 
 FORMAT = "codeflow-quality-model"
-FORMAT_VERSION = 2
+FORMAT_VERSION = 3
 MODEL_JSON = "model.json"
 SCORERS = ("proxy", "fasttext")
 
@@ -96,8 +98,9 @@ class QualityModel:
     def domain(self) -> str:
         return self.meta["domain"]
 
-    def embed(self, texts: list[str], threads: int = 1, batch_size: int = 32) -> np.ndarray:
-        return encoder(self.meta["encoder"]["spec"], threads).embed(texts, self.chunking, batch_size)
+    def embed(self, texts: list[str], threads: int = 1, batch_size: int = 32) -> Chunks:
+        """The chunk vectors the proxy reads (``chunking.max_chunks`` chunks of every text, every layer)."""
+        return encoder(self.meta["encoder"]["spec"], threads).embed_chunks(texts, self.chunking, batch_size)
 
     def fasttext(self):
         if self._fasttext is None:

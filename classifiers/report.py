@@ -42,6 +42,15 @@ def _calibration(title: str, cal: dict | None) -> Html:
     return bars(title + ": mean label per predicted-score bin", items, fmt="{:.2f}")
 
 
+def _head_summary(proxy: dict) -> str:
+    members = proxy["members"]
+    with_length = sum(m["length_feature"] for m in members)
+    return (f"{proxy['head']} head averaging {len(members)} per-layer members (layers "
+            f"{', '.join(str(m['layer']) for m in members)}; chunks pooled "
+            f"{', '.join(str(m['max_chunks']) for m in members)}; length feature in {with_length} of "
+            f"{len(members)})")
+
+
 def write_report(path: str, title: str, meta: dict, metrics: dict, what: str) -> None:
     """Write the side-by-side report for ``metrics`` (``{"proxy": …, "fasttext": …}``) to ``path``."""
     task = meta["task"]
@@ -56,16 +65,16 @@ def write_report(path: str, title: str, meta: dict, metrics: dict, what: str) ->
                       ("classes", ", ".join(task["classes"])), ("keep threshold", task["threshold"]),
                       ("labels", code(meta["data"]["file"])), ("encoder", code(meta["encoder"]["spec"])),
                       ("chunking", f"{meta['chunking']['window']} word pieces x {meta['chunking']['max_chunks']} max"),
-                      ("proxy head", f"{meta['proxy']['head']} (regularization {meta['proxy']['regularization']:g}, "
-                                     f"length feature {'yes' if meta['proxy']['length_feature'] else 'no'})"),
+                      ("proxy head", _head_summary(meta["proxy"])),
                       ("split", f"seed {split.get('seed')}, {split.get('test_fraction')} held out")])
-    sel = meta["proxy"]["selection"]
-    chosen = (meta["proxy"]["max_chunks"], meta["proxy"]["length_feature"])
-    tried = section(f"Proxy features chosen on the training split ({meta['proxy']['selection_loss']}, lowest wins)",
-                    table(["chunks pooled", "length feature", "regularization", "held-out loss", ""],
-                          [(c["max_chunks"], "yes" if c["length_feature"] else "no", f"{c['regularization']:g}",
-                            f"{c['cv_loss']:.4f}", "chosen" if (c["max_chunks"], c["length_feature"]) == chosen
-                            else "") for c in sel]))
+    chosen = {(m["layer"], m["max_chunks"], m["length_feature"]) for m in meta["proxy"]["members"]}
+    tried = section(f"Proxy features chosen on the training split, one member per encoder layer "
+                    f"({meta['proxy']['selection_loss']}, lowest wins per layer)",
+                    table(["layer", "chunks pooled", "length feature", "regularization", "held-out loss", ""],
+                          [(c["layer"], c["max_chunks"], "yes" if c["length_feature"] else "no",
+                            f"{c['regularization']:g}", f"{c['cv_loss']:.4f}",
+                            "chosen" if (c["layer"], c["max_chunks"], c["length_feature"]) in chosen else "")
+                           for c in meta["proxy"]["selection"]]))
     parts = [f"<h1>{esc(title)}</h1>", tiles, head, section("Model", facts), tried,
              grid([_confusion(f"Confusion: {NAMES[m]}", metrics[m]["confusion"]) for m in MODELS]),
              grid([_calibration(NAMES[m], metrics[m].get("calibration")) for m in MODELS])]
@@ -83,11 +92,9 @@ def model_card(meta: dict) -> str:
              f"keep threshold {t['threshold']:g}",
              f"- proxy: frozen `{meta['encoder']['spec']}` embeddings (sha256 {meta['encoder']['hash'][:16]}…), "
              f"texts chunked into {meta['chunking']['window']}-word-piece windows (at most "
-             f"{meta['chunking']['max_chunks']}) and mean-pooled"
-             f"{', plus the standardized log length,' if meta['proxy']['length_feature'] else ''} into a "
-             f"{meta['proxy']['head']} head (regularization {meta['proxy']['regularization']:g}; the chunk count, "
-             f"the length feature and the regularization picked by {meta['proxy']['selection_loss']} on the "
-             "training split)",
+             f"{meta['chunking']['max_chunks']}), every layer's token states mean-pooled; "
+             f"{_head_summary(meta['proxy'])} (each member's chunk count, length feature and regularization picked "
+             f"by {meta['proxy']['selection_loss']} on the training split)",
              f"- baseline: fastText supervised on the buckets, {meta['fasttext']}", "",
              "## Data and split", "",
              f"- labels: `{d['file']}` (sha256 {d['sha256'][:16]}…), text column `{d['text_column']}`, label column "

@@ -52,8 +52,7 @@ def train_models(labels: LabelSet, dimension: str, out_dir: str, domain: str = "
     chunking = Chunking(chunking.window, head.max_chunks)  # what inference reads: the prefix the head chose
     ft = fasttext_model.train([texts[i] for i in train_idx], buckets[train_idx], seed)
 
-    p_scores, p_pred = head.predict(chunks.subset(test_idx).pool(head.max_chunks), [texts[i] for i in test_idx],
-                                    task)
+    p_scores, p_pred = head.predict(chunks.subset(test_idx), [texts[i] for i in test_idx], task)
     f_scores, f_pred = fasttext_model.predict(ft, [texts[i] for i in test_idx], task)
     metrics = {"proxy": evaluate(task, p_scores, te_labels, p_pred),
                "fasttext": evaluate(task, f_scores, te_labels, f_pred)}
@@ -70,10 +69,13 @@ def train_models(labels: LabelSet, dimension: str, out_dir: str, domain: str = "
         "encoder": {"spec": encoder_spec, "folder": os.path.basename(os.path.dirname(folder)) or folder,
                     "hash": encoder_hash(folder), "dim": enc.dim, "threads": threads},
         "chunking": asdict(chunking),
-        "proxy": {"head": head.kind, "regularization": head.reg, "max_chunks": head.max_chunks,
-                  "length_feature": head.use_length,
-                  "selection": [{"max_chunks": k, "length_feature": u, "regularization": r, "cv_loss": loss}
-                                for k, u, r, loss in head.selection],
+        "proxy": {"head": head.kind, "max_chunks": head.max_chunks, "length_feature": head.use_length,
+                  "members": [{"layer": int(layer), "max_chunks": int(k), "length_feature": bool(u),
+                               "regularization": float(r)}
+                              for layer, k, u, r in zip(head.layers, head.chunks, head.length, head.regs,
+                                                        strict=True)],
+                  "selection": [{"layer": layer, "max_chunks": k, "length_feature": u, "regularization": r,
+                                 "cv_loss": loss} for layer, k, u, r, loss in head.selection],
                   "selection_loss": "leave-one-out MSE" if head.kind == "ridge" else "3-fold log loss"},
         "fasttext": {**fasttext_model.PARAMS, "seed": seed, "lr": float(ft.f.getArgs().lr)},
         "data": {"file": os.path.basename(labels.source), "sha256": labels.sha256, "rows": len(texts),

@@ -23,12 +23,14 @@ def test_train_writes_both_models_card_and_report(tox_model: Path) -> None:
         assert m["n"] == meta["split"]["test"] and sum(map(sum, m["confusion"]["matrix"])) == m["n"]
         assert -1 <= m["spearman"] <= 1 and 0 <= m["macro_f1"] <= 1
         assert sum(b["n"] for b in m["calibration"]["bins"]) == m["n"]
-    # the proxy's features were chosen on the training split: the chosen candidate has the lowest recorded loss
-    sel = meta["proxy"]["selection"]
-    best = min(sel, key=lambda c: c["cv_loss"])
-    chosen = (meta["proxy"]["max_chunks"], meta["proxy"]["length_feature"])
-    assert (best["max_chunks"], best["length_feature"]) == chosen
-    assert meta["chunking"]["max_chunks"] == meta["proxy"]["max_chunks"] and len(sel) == 2  # tweets: one prefix
+    # one member per encoder layer, each the lowest-loss candidate of its layer on the training split
+    sel, members = meta["proxy"]["selection"], meta["proxy"]["members"]
+    assert [m["layer"] for m in members] == list(range(7)) and len(sel) == 7 * 2  # tweets: one prefix, +- length
+    for m in members:
+        best = min((c for c in sel if c["layer"] == m["layer"]), key=lambda c: c["cv_loss"])
+        assert (best["max_chunks"], best["length_feature"], best["regularization"]) == (
+            m["max_chunks"], m["length_feature"], m["regularization"])
+    assert meta["chunking"]["max_chunks"] == meta["proxy"]["max_chunks"] == max(m["max_chunks"] for m in members)
     report = (tox_model / "report.html").read_text()
     assert "Proxy vs fastText" in report and "Confusion: fastText baseline" in report and "http" not in report
     assert "Held-out metrics" in (tox_model / "MODEL_CARD.md").read_text()
