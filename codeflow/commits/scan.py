@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 import pygit2
 from pygit2.enums import DiffOption, ObjectType
 
-from codeflow.commits import messages, paths
+from codeflow.commits import lexproof, messages, paths
 from codeflow.commits.config import TripletConfig
 from codeflow.repos import MODE_COMMIT, MODE_LINK
 
@@ -263,24 +263,43 @@ class Scanner:
             return "no_code_change"
         # One zero-context diff per file. Unchanged lines are identical, so "equal without whitespace" on the
         # changed lines is the same test as on whole files, at a fraction of the bytes.
-        only_whitespace = True
+        only_whitespace, unequal = True, False
+        to_parse: list[tuple[FileChange, bytes, bytes]] = []
         for f, o, n in usable:
             hunks = _changed_lines(o, n)
-            if _squash(b"".join(h[2] for h in hunks)) == _squash(b"".join(h[3] for h in hunks)):
-                continue
-            only_whitespace = False
+            whitespace = _squash(b"".join(h[2] for h in hunks)) == _squash(b"".join(h[3] for h in hunks))
+            only_whitespace = only_whitespace and whitespace
+            # A lexer proves most comment / docstring edits exactly from the lines around the hunks (and, where
+            # comments are lexical extras, code edits too): True / False settle the file, None goes on.
+            proof = None
+            if f.lang in lexproof.LEXICAL:
+                proof = self._proof(f, o, n, hunks)
+                if proof is False and not whitespace:
+                    return None
+                unequal = unequal or proof is False
             # The regex pre-test settles "code changed" only where nothing can overrule it: a changed line inside
             # a docstring or a block comment opened outside the hunk looks like code to a line regex.
-            if any(_code_changed(h, f.lang, inside) for h, inside in
-                   zip(hunks, _hunks_inside(o, n, hunks, f.lang), strict=True)):
+            if proof is None and not whitespace and any(_code_changed(h, f.lang, inside) for h, inside in
+                                                        zip(hunks, _hunks_inside(o, n, hunks, f.lang), strict=True)):
                 return None
+            if proof is None and f.lang not in lexproof.LEXICAL:
+                proof = self._proof(f, o, n, hunks)
+            if proof is None:
+                to_parse.append((f, o, n))
         if only_whitespace:
             return "whitespace_only"
-        # Decide on whole files with tree-sitter comment nodes and Python docstrings (a '#' inside a string, a
-        # docstring line, a block comment opened outside the hunk must not fool the filter).
-        if all(self._stripped_pair(f, o, n) for f, o, n in usable):
+        # Decide the rest on whole files with tree-sitter comment nodes and Python docstrings (a '#' inside a
+        # string, a docstring line, a block comment opened outside the hunk must not fool the filter).
+        if not unequal and all(self._stripped_pair(f, o, n) for f, o, n in to_parse):
             return "comment_only"
         return None
+
+    def _proof(self, f: FileChange, old: bytes, new: bytes, hunks: list[tuple]) -> bool | None:
+        """``lexproof.comment_only`` for ``f`` (None where the language has no lexer or the lexer is unsure)."""
+        if f.lang not in lexproof.LEXERS:
+            return None
+        return lexproof.comment_only(f.lang, old, new, [(h[0], h[1], h[4], h[5]) for h in hunks], f.old_id,
+                                     f.new_id)
 
     def _stripped_pair(self, f: FileChange, old: bytes, new: bytes) -> bool:
         """Old and new side of ``f`` are equal without comments, docstrings and whitespace.
@@ -343,23 +362,25 @@ _HASH_LANGS = frozenset({"python", "ruby", "bash", "perl", "r", "yaml", "toml", 
                          "elixir", "julia", "nim", "powershell"})
 
 
-def _changed_lines(old: bytes, new: bytes) -> list[tuple[int, int, bytes, bytes]]:
+def _changed_lines(old: bytes, new: bytes) -> list[tuple[int, int, bytes, bytes, int, int]]:
     """Hunks of a zero-context libgit2 diff of two blobs: (old start line, new start line, removed lines, added
-    lines), lines 1-based."""
+    lines, old line count, new line count), lines 1-based."""
     data = pygit2.Patch.create_from(old, new, context_lines=0).data
-    hunks: list[tuple[int, int, list[bytes], list[bytes]]] = []
+    hunks: list[tuple[int, int, list[bytes], list[bytes], int, int]] = []
     for line in data.split(b"\n"):
         if line.startswith(b"@@"):
             m = _HUNK.match(line)
-            hunks.append((int(m.group(1)), int(m.group(2)), [], []) if m else (1, 1, [], []))
+            if m is None:
+                raise ValueError(f"libgit2 wrote a hunk header we cannot read: {line[:80]!r}")
+            hunks.append((int(m.group(1)), int(m.group(3)), [], [], int(m.group(2) or 1), int(m.group(4) or 1)))
         elif hunks and line[:1] == b"-":
             hunks[-1][2].append(line[1:])
         elif hunks and line[:1] == b"+":
             hunks[-1][3].append(line[1:])
-    return [(o, n, b"\n".join(r), b"\n".join(a)) for o, n, r, a in hunks]
+    return [(o, n, b"\n".join(r), b"\n".join(a), oc, nc) for o, n, r, a, oc, nc in hunks]
 
 
-_HUNK = re.compile(rb"^@@ -(\d+)(?:,\d+)? \+(\d+)")
+_HUNK = re.compile(rb"^@@ -(\d+)(?:,(\d+))? \+(\d+)(?:,(\d+))?")
 # Block delimiters whose inside a line regex cannot see: Python's triple-quoted strings (docstrings) and C-style
 # block comments. Languages not listed here always get the syntax-aware check.
 _BLOCKS = {"python": re.compile(rb'"""|\'\'\''), "slash": re.compile(rb"/\*|\*/")}
@@ -418,11 +439,11 @@ def _open_blocks(data: bytes, lines: list[int], family: str) -> list[bool]:
 _WHOLE_BLOCKS = {"python": re.compile(rb'""".*?"""|\'\'\'.*?\'\'\'', re.S), "slash": re.compile(rb"/\*.*?\*/", re.S)}
 
 
-def _code_changed(hunk: tuple[int, int, bytes, bytes], lang: str | None, inside: bool) -> bool:
+def _code_changed(hunk: tuple, lang: str | None, inside: bool) -> bool:
     """Whether ``hunk`` surely changes code, decided without a parse: its lines, less comments (line regexes) and
     docstrings / block comments that open and close inside it, differ, and it does not start ``inside`` such a
     block. False means "maybe not": the caller confirms with the syntax-aware check."""
-    _, _, removed, added = hunk
+    removed, added = hunk[2], hunk[3]
     family = _block_family(lang)
     if family is None:  # '#'-comment languages have no block comments; for others a grammar may overrule it
         line_only = lang in _HASH_LANGS or not lang or _comment_query(lang) is None

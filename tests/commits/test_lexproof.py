@@ -1,0 +1,203 @@
+"""The lexer's comment-only proof never contradicts the tree-sitter check it spares, and it does spare it.
+
+Each case is (old, new): the reference verdict is ``_strip_comments(old) == _strip_comments(new)`` (tree-sitter),
+the proof may answer it or say None (not sure); it must never answer wrong. ``FAST`` cases must be answered.
+"""
+
+import pytest
+
+from codeflow.commits import lexproof
+from codeflow.commits.scan import _changed_lines, _strip_comments
+
+MODULE = b'''"""Module docstring.
+
+More about the module.
+"""
+import os
+
+X = """a string that is code"""
+TABLE = {
+    "key":
+    """a dict value, not a docstring""",
+}
+
+
+@decorator(arg="v")
+def f(x):
+    """Return x.
+
+    Uses \'\'\' inside and "quotes".
+    """
+    # a comment
+    y = f"{x!r:>{10}}"  # an f-string
+    return os.path.join(x, "#not a comment")  # trailing
+
+
+class C(Base):
+    """Class docstring."""
+
+    attr = 1
+    """Attribute docstring."""
+
+    def method(
+        self,
+        arg: int,
+    ) -> int:
+        """Method docstring."""
+        return arg
+
+
+s = """doc""".strip()
+t = 1; """after a semicolon"""
+u = 1 + \\
+    2
+'''
+
+
+def hunks(old: bytes, new: bytes) -> list[tuple[int, int, int, int]]:
+    return [(h[0], h[1], h[4], h[5]) for h in _changed_lines(old, new)]
+
+
+def verdicts(old: bytes, new: bytes, lang: str) -> tuple[bool | None, bool]:
+    proof = lexproof.comment_only(lang, old, new, hunks(old, new))
+    return proof, _strip_comments(old, lang) == _strip_comments(new, lang)
+
+
+def edit(base: bytes, *pairs: tuple[bytes, bytes]) -> bytes:
+    for a, b in pairs:
+        assert base.count(a) == 1, a
+        base = base.replace(a, b)
+    return base
+
+
+# (name, edits, expected proof): True / False = must be answered so; None = must fall back to the parse
+PY_CASES = [
+    ("docstring body", [(b"More about the module.", b"More about\nthe module, reflowed.")], True),
+    ("function docstring after a decorator", [(b"Return x.", b"Return x unchanged.")], True),
+    ("nested triple quotes in a docstring", [(b"Uses ''' inside", b"Uses ''' and \"\"\" inside")], None),
+    ("nested other quotes in a docstring", [(b"Uses ''' inside", b"Uses ''' still inside")], True),
+    ("class docstring", [(b'"""Class docstring."""', b'"""Class docstring, longer."""')], True),
+    ("attribute docstring", [(b'"""Attribute docstring."""', b'"""Attribute doc."""')], True),
+    ("method docstring under a multi-line header", [(b"Method docstring.", b"Method doc.")], True),
+    ("comment line", [(b"# a comment", b"# another comment\n    # and one more")], True),
+    ("trailing comment", [(b"# trailing", b"#   trailing, reworded")], True),
+    ("two docstrings, lines shift between", [(b"More about the module.", b"More\nabout\nthe module."),
+                                             (b"Method docstring.", b"Method doc.")], True),
+    ("delete a docstring", [(b'        """Method docstring."""\n', b"")], True),
+    ("reindent code while deleting a docstring", [(b'    """Method docstring."""\n', b"")], None),
+    ("swap docstring quotes", [(b'"""Class docstring."""', b"'''Class docstring.'''")], True),
+    ("reindent a docstring line", [(b"    Uses ''' inside", b"        Uses ''' inside")], True),
+    ("string that is code", [(b"a string that is code", b"changed code")], None),
+    ("dict value after a colon", [(b"a dict value, not a docstring", b"changed value")], None),
+    ("string with a method call", [(b's = """doc""".strip()', b's = """changed""".strip()')], None),
+    ("same line as a semicolon", [(b"after a semicolon", b"changed after a semicolon")], None),
+    ("f-string code", [(b'f"{x!r:>{10}}"', b'f"{x!s:>{10}}"')], None),
+    ("a '#' inside a string", [(b'"#not a comment"', b'"#changed"')], None),
+    ("docstring becomes code", [(b'    """Class docstring."""', b'    X = """Class docstring."""')], None),
+    ("hunk opens a string that swallows code", [(b"    return os", b'    """\n    return os')], None),
+    ("continuation line before a string", [(b"u = 1 + \\\n    2", b'u = 1 + \\\n    """two"""')], None),
+    ("code change", [(b"attr = 1", b"attr = 2")], None),
+    ("comment becomes code", [(b"# a comment", b"z = 1")], None),
+]
+
+
+@pytest.mark.parametrize("name,pairs,expected", PY_CASES, ids=[c[0] for c in PY_CASES])
+def test_python_proof_agrees_with_the_parse(name, pairs, expected):
+    new = edit(MODULE, *pairs)
+    proof, truth = verdicts(MODULE, new, "python")
+    assert proof is None or proof == truth, (proof, truth)
+    assert proof == expected, (proof, truth)
+
+
+UNSURE_FILES = [
+    b'x = f"{"nested"}"\n"""doc"""\n',  # PEP 701 nested quotes: the lexer does not guess
+    b'x = f"{d[\'k\'] + \'}\'}"\n"""doc"""\n',
+    b'"""doc"""\nx = (1,\n',  # unbalanced brackets at the end of the file
+    b'"""doc"""\nx = "unterminated\n',
+    b'"""doc"""\r"""old mac line ends"""\n',
+    b'@decorator\n"""doc"""\ndef f(): pass\n',  # not a statement the parse can be trusted on
+    b'def f():\n"""doc"""\n',
+    b'x = 1\n    """doc"""\n',
+    b'if x: """doc"""\n',
+    b'f"""doc"""\n',  # an f-string statement: its replacement fields are code to a reader
+    b'\tdef f():\n\t\t"""doc"""\n',  # tabs: indentation the lexer does not compare
+]
+
+
+@pytest.mark.parametrize("text", UNSURE_FILES)
+def test_python_proof_stays_out_of_what_it_cannot_be_sure_of(text):
+    new = text.replace(b"doc", b"changed doc")
+    proof, truth = verdicts(text, new, "python")
+    assert proof is None, truth
+
+
+GO = b'''package main
+
+// Area of a rectangle.
+/* Block comment
+   spanning lines. */
+var glob = "**/*.go" // a glob, not a comment opener
+var raw = `raw /* not a comment
+// still raw`
+var r = '"'
+
+func area(w, h int) int { return w * h } // trailing
+'''
+
+GO_CASES = [
+    ("line comment", [(b"Area of a rectangle.", b"Area of a rectangle, in square units.")], True),
+    ("block comment", [(b"spanning lines.", b"spanning\n   several lines.")], True),
+    ("trailing comment", [(b"// trailing", b"// trailing, longer")], True),
+    ("string holding a comment opener", [(b'"**/*.go"', b'"**/*_test.go"')], False),
+    ("raw string", [(b"// still raw", b"// changed raw")], False),
+    ("code", [(b"return w * h", b"return w * h * 1")], False),
+    ("whitespace in code", [(b"return w * h", b"return w*h")], True),
+]
+
+
+@pytest.mark.parametrize("name,pairs,expected", GO_CASES, ids=[c[0] for c in GO_CASES])
+def test_go_proof_is_exact_both_ways(name, pairs, expected):
+    new = edit(GO, *pairs)
+    proof, truth = verdicts(GO, new, "go")
+    assert proof == truth == expected
+
+
+RUST = b'''//! Crate docs.
+use std::fmt;
+
+/// Outer doc comment.
+/* block /* nested */ comment */
+fn f<'a>(x: &'a str) -> char {
+    let glob = "**/*.rs"; // a glob
+    let raw = r#"raw "/* quoted" "#;
+    let c = '"';
+    'x'
+}
+'''
+
+RUST_CASES = [
+    ("doc comment", [(b"Outer doc comment.", b"Outer doc comment, reworded.")], True),
+    ("inner doc comment", [(b"Crate docs.", b"Crate documentation.")], True),
+    ("raw string", [(b'raw "/* quoted"', b'raw "/* quoted twice"')], False),
+    ("glob string", [(b'"**/*.rs"', b'"**/*.rs.bak"')], False),
+    ("code after a lifetime", [(b"'x'\n}", b"'y'\n}")], False),
+]
+
+
+@pytest.mark.parametrize("name,pairs,expected", RUST_CASES, ids=[c[0] for c in RUST_CASES])
+def test_rust_proof_is_exact_both_ways(name, pairs, expected):
+    base = RUST.replace(b"/* block /* nested */ comment */\n", b"")  # nested block comments: see below
+    new = edit(base, *pairs)
+    proof, truth = verdicts(base, new, "rust")
+    assert proof == truth == expected
+
+
+def test_rust_nested_block_comment_falls_back():
+    new = RUST.replace(b"Outer doc comment.", b"Outer doc.")
+    proof, truth = verdicts(RUST, new, "rust")
+    assert proof is None and truth
+
+
+def test_languages_without_a_lexer_always_parse():
+    java = b"class A {\n  // c\n  int x = 1;\n}\n"
+    assert lexproof.comment_only("java", java, java.replace(b"// c", b"// d"), [(2, 2, 1, 1)]) is None
