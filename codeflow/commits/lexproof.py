@@ -100,16 +100,25 @@ def _kind(tok: bytes) -> str:
 _OPEN, _CLOSE = (b"(", b"[", b"{"), (b")", b"]", b"}")
 
 
+_NOT_BRACKETS = bytes(c for c in range(256) if c not in b"()[]{}")
+
+
 def _net(data: bytes, start: int = 0, end: int | None = None) -> int:
     """Opening minus closing brackets in ``data[start:end]`` (C counts, no slicing)."""
     end = len(data) if end is None else end
     return sum(data.count(b, start, end) for b in _OPEN) - sum(data.count(b, start, end) for b in _CLOSE)
 
 
+def _net_all(data: bytes) -> int:
+    """``_net`` of a whole buffer: one C pass keeps only the brackets, then counts run on those."""
+    only = data.translate(None, _NOT_BRACKETS)
+    return _net(only)
+
+
 class Lexed:
     """One side of a file: its strings / comments / continuations, and bracket depth at clean positions."""
 
-    __slots__ = ("data", "starts", "ends", "kinds", "inner", "inner_at", "ok")
+    __slots__ = ("data", "starts", "ends", "kinds", "inner", "inner_at", "ok", "_anchor")
 
     def __init__(self, data: bytes, lexer: re.Pattern) -> None:
         self.data = data
@@ -135,7 +144,8 @@ class Lexed:
             pos += b - a
         at.append(pos)
         self.inner_at = at
-        self.ok = self.depth(len(data)) == 0
+        self._anchor = (0, 0)  # a clean position and its depth: depth() counts only the bytes in between
+        self.ok = _net_all(data) == _net_all(self.inner)
 
     def token_at(self, pos: int) -> int | None:
         """Index of the token with start < pos < end (``pos`` strictly inside it), else None."""
@@ -143,9 +153,14 @@ class Lexed:
         return i if i >= 0 and self.ends[i] > pos else None
 
     def depth(self, pos: int) -> int:
-        """Bracket depth at ``pos`` (not inside a token): code brackets before it."""
-        i = bisect_right(self.ends, pos)  # tokens wholly before pos
-        return _net(self.data, 0, pos) - _net(self.inner, 0, self.inner_at[i])
+        """Bracket depth at ``pos`` (not inside a token): code brackets between the last asked position and it."""
+        a, d = self._anchor
+        lo, hi = min(a, pos), max(a, pos)
+        i, j = bisect_right(self.ends, lo), bisect_right(self.ends, hi)  # tokens wholly inside [lo, hi)
+        net = _net(self.data, lo, hi) - _net(self.inner, self.inner_at[i], self.inner_at[j])
+        d = d + net if pos >= a else d - net
+        self._anchor = (pos, d)
+        return d
 
 
 # ---- windows -------------------------------------------------------------------------------------------------

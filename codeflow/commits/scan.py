@@ -97,6 +97,7 @@ class Scanner:
         self.measured_merges = 0
         self.unreadable: dict[int, str] = {}  # rank -> missing_objects / corrupt_objects
         self._strip_cache: dict[tuple[str, str | None], bytes] = {}
+        self._blobs: dict[str, bytes] = {}
 
     @property
     def filter_counts(self) -> Counter:
@@ -269,21 +270,17 @@ class Scanner:
             hunks = _changed_lines(o, n)
             whitespace = _squash(b"".join(h[2] for h in hunks)) == _squash(b"".join(h[3] for h in hunks))
             only_whitespace = only_whitespace and whitespace
-            # A lexer proves most comment / docstring edits exactly from the lines around the hunks (and, where
-            # comments are lexical extras, code edits too): True / False settle the file, None goes on.
-            proof = None
-            if f.lang in lexproof.LEXICAL:
-                proof = self._proof(f, o, n, hunks)
-                if proof is False and not whitespace:
-                    return None
-                unequal = unequal or proof is False
             # The regex pre-test settles "code changed" only where nothing can overrule it: a changed line inside
             # a docstring or a block comment opened outside the hunk looks like code to a line regex.
-            if proof is None and not whitespace and any(_code_changed(h, f.lang, inside) for h, inside in
-                                                        zip(hunks, _hunks_inside(o, n, hunks, f.lang), strict=True)):
+            if not whitespace and any(_code_changed(h, f.lang, inside) for h, inside in
+                                      zip(hunks, _hunks_inside(o, n, hunks, f.lang), strict=True)):
                 return None
-            if proof is None and f.lang not in lexproof.LEXICAL:
-                proof = self._proof(f, o, n, hunks)
+            # What it leaves, a lexer proves from the lines around the hunks where it can (comment / docstring
+            # edits; where comments are lexical extras, code edits too); the rest goes to the parse.
+            proof = self._proof(f, o, n, hunks)
+            if proof is False and not whitespace:
+                return None
+            unequal = unequal or proof is False
             if proof is None:
                 to_parse.append((f, o, n))
         if only_whitespace:
@@ -331,9 +328,18 @@ class Scanner:
         return self._strip_cache[key]
 
     def blob(self, oid: str) -> bytes:
+        """A blob's bytes; the last few are kept (a commit's new side is the next commit's old side, and the
+        filters read each side more than once)."""
         if oid == NULL_OID:
             return b""
-        return self.repo[oid].data
+        data = self._blobs.get(oid)
+        if data is None:
+            data = self.repo[oid].data
+            if len(data) <= self.config.max_file_bytes:
+                self._blobs[oid] = data
+                if len(self._blobs) > 32:
+                    self._blobs.pop(next(iter(self._blobs)))
+        return data
 
 
 def _dominant_noise(info: CommitInfo) -> str:

@@ -201,3 +201,38 @@ def test_rust_nested_block_comment_falls_back():
 def test_languages_without_a_lexer_always_parse():
     java = b"class A {\n  // c\n  int x = 1;\n}\n"
     assert lexproof.comment_only("java", java, java.replace(b"// c", b"// d"), [(2, 2, 1, 1)]) is None
+
+
+def test_scanner_verdicts_are_the_same_with_and_without_the_proof(tmp_path, monkeypatch):
+    """Every case above as a commit of a real repository: the endpoint filter answers exactly what the parse-only
+    path answers, and the proof spared the parse for the commits it settled."""
+    import pygit2
+
+    from codeflow.commits.config import TripletConfig
+    from codeflow.commits.history import first_parent_history
+    from codeflow.commits.scan import Scanner
+    from tests.commits.gitbuild import RepoBuilder
+
+    b = RepoBuilder(str(tmp_path / "r"))
+    b.commit({"pkg/mod.py": MODULE, "cmd/main.go": GO, "src/lib.rs": RUST}, "Create the three modules of the tool")
+    for path, base, cases in (("pkg/mod.py", MODULE, PY_CASES), ("cmd/main.go", GO, GO_CASES),
+                              ("src/lib.rs", RUST, RUST_CASES)):
+        for name, pairs, _ in cases:
+            b.commit({path: edit(base, *pairs)}, f"Change the module: {name}")
+            b.commit({path: base}, f"Restore the module after: {name}")
+    repo = pygit2.Repository(str(tmp_path / "r"))
+    ids = first_parent_history(repo)
+
+    def run() -> tuple[list[str | None], int]:
+        scanner = Scanner(repo, ids, TripletConfig())
+        parses = []
+        real = scanner._stripped_pair
+        monkeypatch.setattr(scanner, "_stripped_pair", lambda *a: parses.append(a[0].path) or real(*a))
+        return [scanner.endpoint_filter(scanner.get(r)) for r in range(len(ids))], len(parses)
+
+    with_proof, parsed = run()
+    monkeypatch.setattr(lexproof, "comment_only", lambda *a, **k: None)
+    without, parsed_all = run()
+    assert with_proof == without
+    assert with_proof.count("comment_only") >= 20
+    assert parsed_all - parsed >= 30, (parsed, parsed_all)  # the proof settled 30+ files the parse would read
