@@ -29,7 +29,8 @@ from __future__ import annotations
 import re
 from bisect import bisect_left, bisect_right
 from collections import OrderedDict
-from itertools import accumulate
+
+import numpy as np
 
 # ---- lexers ---------------------------------------------------------------------------------------------
 # One regex per language, used with finditer. Every alternative begins with a literal byte, so the regex engine
@@ -44,11 +45,11 @@ def _fstring(q: bytes, triple: bool) -> bytes:
     quote is the same under PEP 701 and before it. The prefix is checked behind."""
     o = b"'" if q == b'"' else b'"'
     nl = b"" if triple else b"\\n"
-    lit = (rb"[^%s\\{}]|%s(?!%s%s)" % (q, q, q, q)) if triple else rb"[^%s\\{}\n]" % q
+    lit = (rb"[^%s\\{}]++|%s(?!%s%s)" % (q, q, q, q)) if triple else rb"[^%s\\{}\n]++" % q
     inner = rb"%s[^%s%s\\\n{}]*%s" % (o, o, q, o)  # a string of the other quote kind inside a field
     if triple:  # a field may also hold a short string of the outer kind, never three quotes in a row
         inner += rb"|%s[^%s\\\n{}]*%s(?!%s)" % (q, q, q, q)
-    field = rb"\{(?:[^{}'\"\\#%s]|%s|\{[^{}'\"\\#\n]*\})*\}" % (nl, inner)
+    field = rb"\{(?:[^{}'\"\\#%s]++|%s|\{[^{}'\"\\#\n]*+\})*+\}" % (nl, inner)
     delim = q * 3 if triple else q + b"(?!%s%s)" % (q, q)  # a single quote never opens a triple-quoted string
     first = 3 if triple else 1
     behind = rb"(?:(?<=[fFtT]%s)|(?<=[fFtT][rR]%s))" % (b"." * first, b"." * first)
@@ -60,14 +61,14 @@ def _plain(q: bytes, triple: bool) -> bytes:
     first = b"." * (3 if triple else 1)
     behind = rb"(?<![fFtT]%s)(?<![fFtT][rR]%s)" % (first, first)
     if triple:
-        return rb"%s%s(?:[^%s\\]|\\.|%s(?!%s%s))*+%s" % (q * 3, behind, q, q, q, q, q * 3)
-    return rb"%s(?!%s%s)%s(?:[^%s\\\n]|\\.)*+%s" % (q, q, q, behind, q, q)
+        return rb"%s%s(?:[^%s\\]++|\\.|%s(?!%s%s))*+%s" % (q * 3, behind, q, q, q, q, q * 3)
+    return rb"%s(?!%s%s)%s(?:[^%s\\\n]++|\\.)*+%s" % (q, q, q, behind, q, q)
 
 
 PYTHON = re.compile(b"|".join([rb"#[^\n]*", rb"\\\n?", *(f(q, t) for t in (True, False) for q in (b'"', b"'")
                                                          for f in (_plain, _fstring)), rb"\"", rb"'"]), re.S)
 # Go: interpreted strings, raw strings (backquotes, multi-line), runes; block comments do not nest.
-GO = re.compile(rb'//[^\n]*|/\*(?:[^*]|\*(?!/))*+\*/|/\*|"(?:[^"\\\n]|\\.)*+"|"|`[^`]*+`|`'
+GO = re.compile(rb'//[^\n]*|/\*(?:[^*]++|\*(?!/))*+\*/|/\*|"(?:[^"\\\n]++|\\.)*+"|"|`[^`]*+`|`'
                 rb"|'(?:[^'\\\n]|\\[^\n])(?:[^'\\\n]|\\[^\n])*+'|'", re.S)
 # Rust: strings span lines, raw strings r#"..."# (prefixes b, c), byte / char literals vs lifetimes; block comments
 # nest (a nested opener makes the lexer unsure).
@@ -75,11 +76,11 @@ _NOT_ID = rb"(?<![A-Za-z0-9_]%s)"
 _CHAR = (rb"(?:[^'\\\n\x80-\xff]|[\xc0-\xff][\x80-\xbf]+|\\(?:x[0-9a-fA-F]{2}|u\{[0-9a-fA-F_]{1,8}\}"
          rb"|[nrt\\0'\"]))'")
 RUST = re.compile(
-    rb"//[^\n]*|/\*(?:[^*/]|\*(?!/)|/(?!\*))*+\*/|/\*"
+    rb"//[^\n]*|/\*(?:[^*/]++|\*(?!/)|/(?!\*))*+\*/|/\*"
     rb"|r(?:" + _NOT_ID % b"r" + rb"|(?<=[^A-Za-z0-9_][bc]r)|(?<=^[bc]r))"
-    rb'(?P<h>#*)"(?:[^"]|"(?!(?P=h)))*+"(?P=h)'
-    rb'|[bc]' + _NOT_ID % b"." + rb'"(?:[^"\\]|\\.)*+"'
-    rb'|"' + _NOT_ID % b'"' + rb'(?:[^"\\]|\\.)*+"|"'
+    rb'(?P<h>#*)"(?:[^"]++|"(?!(?P=h)))*+"(?P=h)'
+    rb'|[bc]' + _NOT_ID % b"." + rb'"(?:[^"\\]++|\\.)*+"'
+    rb'|"' + _NOT_ID % b'"' + rb'(?:[^"\\]++|\\.)*+"|"'
     rb"|b" + _NOT_ID % b"b" + rb"'" + _CHAR + rb"|'" + _NOT_ID % b"'" + _CHAR
     + rb"|'[A-Za-z_][A-Za-z0-9_]*+(?!['A-Za-z0-9_])|'", re.S | re.M)
 LEXERS = {"python": PYTHON, "go": GO, "rust": RUST}
@@ -118,13 +119,14 @@ def _net_all(data: bytes) -> int:
 class Lexed:
     """One side of a file: its strings / comments / continuations, and bracket depth at clean positions."""
 
-    __slots__ = ("data", "starts", "ends", "kinds", "inner", "inner_at", "ok", "_anchor")
+    __slots__ = ("data", "starts", "ends", "kinds", "inner", "inner_at", "ok", "_anchor", "_newlines")
 
     def __init__(self, data: bytes, lexer: re.Pattern) -> None:
         self.data = data
         self.starts: list[int] = []
         self.ends: list[int] = []
         self.kinds: list[str] = []
+        self._newlines: np.ndarray | None = None
         self.ok = b"\r" not in data.replace(b"\r\n", b"\n") if b"\r" in data else True
         if not self.ok:
             return
@@ -147,6 +149,11 @@ class Lexed:
         self._anchor = (0, 0)  # a clean position and its depth: depth() counts only the bytes in between
         self.ok = _net_all(data) == _net_all(self.inner)
 
+    def newlines(self) -> np.ndarray:
+        if self._newlines is None:
+            self._newlines = newlines(self.data)
+        return self._newlines
+
     def token_at(self, pos: int) -> int | None:
         """Index of the token with start < pos < end (``pos`` strictly inside it), else None."""
         i = bisect_right(self.starts, pos - 1) - 1
@@ -166,14 +173,17 @@ class Lexed:
 # ---- windows -------------------------------------------------------------------------------------------------
 
 
-def _line_offsets(data: bytes) -> list[int]:
-    """Byte offset of each line's start, 0-based (C split + accumulate, no per-line Python loop)."""
-    return [0, *accumulate(n + 1 for n in map(len, data.split(b"\n")))]
+def newlines(data: bytes) -> np.ndarray:
+    """Offsets of every ``\\n`` in ``data`` (one vectorised pass; a Python loop over lines costs ~0.3 ms per
+    100 kB file)."""
+    return np.flatnonzero(np.frombuffer(data, dtype=np.uint8) == 10)
 
 
-def _at(offsets: list[int], line: int, size: int) -> int:
+def _at(nl: np.ndarray, line: int, size: int) -> int:
     """Offset of the start of 1-based ``line`` (``size`` past the end)."""
-    return min(offsets[min(max(line, 1), len(offsets)) - 1], size)
+    if line <= 1:
+        return 0
+    return int(nl[line - 2]) + 1 if line - 2 < len(nl) else size
 
 
 def _clean(lx: Lexed, pos: int) -> int:
@@ -186,7 +196,7 @@ def _windows(a: Lexed, b: Lexed, hunks: list[tuple[int, int, int, int]]) -> list
     """(old start, old end, new start, new end) per run of hunks, in whole lines, neither end inside a token on
     either side; between two windows (and before the first, after the last) the sides hold the same bytes."""
     old, new = a.data, b.data
-    lo, ln = _line_offsets(old), _line_offsets(new)
+    lo, ln = a.newlines(), b.newlines()
     wins: list[list[int]] = []
     for o, n, oc, nc in hunks:
         so, sn = _at(lo, o if oc else o + 1, len(old)), _at(ln, n if nc else n + 1, len(new))

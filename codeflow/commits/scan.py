@@ -39,6 +39,7 @@ class FileChange:
     new_id: str
     cls: str  # paths.classify, or binary / special
     lang: str | None
+    sizes: tuple[int, int] = (0, 0)  # (old, new) blob bytes as libgit2 measured them for the diff; 0: unknown
 
 
 @dataclass
@@ -187,7 +188,7 @@ class Scanner:
             elif cls == "doc":
                 _, added, removed = diff[i].line_stats
                 doc += added + removed
-            files.append(FileChange(path, str(old.id), new_id, cls, paths.language(path)))
+            files.append(FileChange(path, str(old.id), new_id, cls, paths.language(path), (old.size, new.size)))
         info.files = files
         info.lines = total
         info.doc_lines = doc
@@ -237,27 +238,44 @@ class Scanner:
         if not source:
             # LFS pointers are small text files that only their content gives away; check them here so a
             # repository of LFS assets is reported as such (cheap: only commits without source changes).
-            if all(paths.is_lfs_pointer(self.blob(f.new_id) or self.blob(f.old_id)) for f in kept):
+            if all(self._lfs_pointer(f) for f in kept):
                 return "lfs_only"
             return "no_code_change"
         if len(source) > cfg.commit_max_source_files or info.code_lines > cfg.commit_max_lines:
             return "too_large"
         return self._content_filter(kept)
 
+    def _usable(self, f: FileChange) -> tuple[str | None, bytes, bytes]:
+        """(problem or None, old bytes, new bytes) of a kept file."""
+        old = self.blob(f.old_id)
+        new = self.blob(f.new_id)
+        if paths.is_lfs_pointer(old) or paths.is_lfs_pointer(new):
+            return "lfs_only", old, new
+        if max(len(old), len(new)) > self.config.max_file_bytes:
+            return "too_large", old, new
+        if not (_utf8(old) and _utf8(new)):
+            return "non_utf8_only", old, new
+        return None, old, new
+
     def _content_filter(self, kept: list[FileChange]) -> str | None:
+        # Files in order; blobs are read only until the verdict is known: once a usable file surely changes code
+        # (regex pre-test) and a usable source file exists, the commit is an endpoint candidate (None).
         usable: list[tuple[FileChange, bytes, bytes]] = []
         problems: Counter = Counter()
+        hunks_of: dict[str, tuple[list, bool]] = {}
+        changed = source = False
         for f in kept:
-            old = self.blob(f.old_id)
-            new = self.blob(f.new_id)
-            if paths.is_lfs_pointer(old) or paths.is_lfs_pointer(new):
-                problems["lfs_only"] += 1
-            elif max(len(old), len(new)) > self.config.max_file_bytes:
-                problems["too_large"] += 1
-            elif not (_utf8(old) and _utf8(new)):
-                problems["non_utf8_only"] += 1
-            else:
-                usable.append((f, old, new))
+            problem, old, new = self._usable(f)
+            if problem:
+                problems[problem] += 1
+                continue
+            usable.append((f, old, new))
+            source = source or f.cls == "source"
+            if not changed:  # past a changed file only a usable source file is still looked for
+                hunks_of[f.path] = self._hunks(f, old, new)
+                changed = hunks_of[f.path][1]
+            if changed and source:
+                return None
         if not usable:
             return problems.most_common(1)[0][0]
         if not any(f.cls == "source" for f, _, _ in usable):
@@ -267,14 +285,9 @@ class Scanner:
         only_whitespace, unequal = True, False
         to_parse: list[tuple[FileChange, bytes, bytes]] = []
         for f, o, n in usable:
-            hunks = _changed_lines(o, n)
+            hunks = hunks_of[f.path][0]
             whitespace = _squash(b"".join(h[2] for h in hunks)) == _squash(b"".join(h[3] for h in hunks))
             only_whitespace = only_whitespace and whitespace
-            # The regex pre-test settles "code changed" only where nothing can overrule it: a changed line inside
-            # a docstring or a block comment opened outside the hunk looks like code to a line regex.
-            if not whitespace and any(_code_changed(h, f.lang, inside) for h, inside in
-                                      zip(hunks, _hunks_inside(o, n, hunks, f.lang), strict=True)):
-                return None
             # What it leaves, a lexer proves from the lines around the hunks where it can (comment / docstring
             # edits; where comments are lexical extras, code edits too); the rest goes to the parse.
             proof = self._proof(f, o, n, hunks)
@@ -290,6 +303,18 @@ class Scanner:
         if not unequal and all(self._stripped_pair(f, o, n) for f, o, n in to_parse):
             return "comment_only"
         return None
+
+    @staticmethod
+    def _hunks(f: FileChange, old: bytes, new: bytes) -> tuple[list, bool]:
+        """(zero-context hunks, whether the regex pre-test says they surely change code).
+
+        The pre-test settles "code changed" only where nothing can overrule it: a changed line inside a docstring
+        or a block comment opened outside the hunk looks like code to a line regex."""
+        hunks = _changed_lines(old, new)
+        if _squash(b"".join(h[2] for h in hunks)) == _squash(b"".join(h[3] for h in hunks)):
+            return hunks, False  # whitespace only: nothing for the pre-test to settle
+        return hunks, any(_code_changed(h, f.lang, inside) for h, inside in
+                          zip(hunks, _hunks_inside(old, new, hunks, f.lang), strict=True))
 
     def _proof(self, f: FileChange, old: bytes, new: bytes, hunks: list[tuple]) -> bool | None:
         """``lexproof.comment_only`` for ``f`` (None where the language has no lexer or the lexer is unsure)."""
@@ -327,6 +352,14 @@ class Scanner:
             self._strip_cache[key] = _strip_comments(data, lang, tree)
         return self._strip_cache[key]
 
+    def _lfs_pointer(self, f: FileChange) -> bool:
+        """``f``'s new side (its old side when deleted) is a Git LFS pointer; a side libgit2 measured at the
+        pointer size cap or more cannot be one, so its blob is not read."""
+        size = f.sizes[1] if f.new_id != NULL_OID else f.sizes[0]
+        if size >= paths.LFS_POINTER_MAX_BYTES:
+            return False
+        return paths.is_lfs_pointer(self.blob(f.new_id) or self.blob(f.old_id))
+
     def blob(self, oid: str) -> bytes:
         """A blob's bytes; the last few are kept (a commit's new side is the next commit's old side, and the
         filters read each side more than once)."""
@@ -352,6 +385,8 @@ def _dominant_noise(info: CommitInfo) -> str:
 
 
 def _utf8(data: bytes) -> bool:
+    if data.isascii():  # one C pass, no str built: most source files
+        return True
     try:
         data.decode("utf-8")
     except UnicodeDecodeError:
@@ -399,8 +434,8 @@ def _block_family(lang: str | None) -> str | None:
 
 
 # What the delimiter scan steps over: strings and line comments (a "/*" in a glob string opens nothing).
-_SCAN = {"python": re.compile(rb'"""|\'\'\'|"(?:[^"\\\n]|\\.)*"|\'(?:[^\'\\\n]|\\.)*\'|#[^\n]*'),
-         "slash": re.compile(rb'/\*|\*/|"(?:[^"\\\n]|\\.)*"|//[^\n]*')}
+_SCAN = {"python": re.compile(rb'"""|\'\'\'|"(?:[^"\\\n]++|\\.)*+"|\'(?:[^\'\\\n]++|\\.)*+\'|#[^\n]*'),
+         "slash": re.compile(rb'/\*|\*/|"(?:[^"\\\n]++|\\.)*+"|//[^\n]*')}
 
 
 def _open_blocks(data: bytes, lines: list[int], family: str) -> list[bool]:
@@ -411,15 +446,8 @@ def _open_blocks(data: bytes, lines: list[int], family: str) -> list[bool]:
     if not lines:
         return []
     wanted = sorted(set(lines))
-    offsets: dict[int, int] = {}
-    pos, line = 0, 1
-    for target in wanted:
-        while line < target:
-            nxt = data.find(b"\n", pos)
-            if nxt < 0:
-                break
-            pos, line = nxt + 1, line + 1
-        offsets[target] = pos
+    nl = lexproof.newlines(data)  # a line past the end starts where the last line does
+    offsets = {t: 0 if t <= 1 or not len(nl) else int(nl[min(t - 2, len(nl) - 1)]) + 1 for t in wanted}
     state: bytes | None = None
     at: dict[int, bool] = {}
     it = iter(wanted)
