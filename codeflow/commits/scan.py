@@ -166,13 +166,13 @@ class Scanner:
         if len(diff) > cfg.giant_files:
             info.giant = True
             return
-        # diff.stats runs libgit2's whole patch computation in C (blobs, binary check, xdiff) without building a
-        # Python object per file; only the rare noise / special files get a patch of their own to subtract.
-        stats = diff.stats
-        total = stats.insertions + stats.deletions
+        # One patch per file (libgit2 loads both blobs, checks for binary content, runs xdiff in C); its line
+        # counts are charged unless the file is noise or special, and documentation lines are counted apart.
+        # (``diff.stats`` plus a second patch per noise / documentation file did the same work twice for them.)
+        total = doc = 0
         files: list[FileChange] = []
-        doc = 0
-        for i, delta in enumerate(diff.deltas):
+        for patch in diff:
+            delta = patch.delta
             new, old = delta.new_file, delta.old_file
             new_id = str(new.id)
             path = new.path if new_id != NULL_OID else old.path
@@ -182,12 +182,11 @@ class Scanner:
                 cls = "binary"
             else:
                 cls = paths.classify(path)
-            if cls in paths.NOISE or cls == "special":
-                _, added, removed = diff[i].line_stats
-                total -= added + removed
-            elif cls == "doc":
-                _, added, removed = diff[i].line_stats
-                doc += added + removed
+            if cls not in paths.NOISE and cls != "special":
+                _, added, removed = patch.line_stats
+                total += added + removed
+                if cls == "doc":
+                    doc += added + removed
             files.append(FileChange(path, str(old.id), new_id, cls, paths.language(path), (old.size, new.size)))
         info.files = files
         info.lines = total
