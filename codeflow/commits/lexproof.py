@@ -29,14 +29,17 @@ from __future__ import annotations
 import re
 from bisect import bisect_left, bisect_right
 from collections import OrderedDict
+from itertools import accumulate
+from operator import attrgetter, sub
 
 import numpy as np
 
 # ---- lexers ---------------------------------------------------------------------------------------------
 # One regex per language, used with finditer. Every alternative begins with a literal byte, so the regex engine
-# skips code between tokens at C speed (a group or lookbehind in front would make it try every position); the
-# token kind is read from the match (``_kind``): a comment, a string, a line continuation, or a lone quote /
-# backslash / comment opener the lexer cannot place, which makes it give up on the file.
+# skips code between tokens at C speed (a group or lookbehind in front would make it try every position). The
+# alternatives that match a lone quote / backslash / comment opener the lexer cannot place carry an empty group
+# (``lastindex`` set): any such token makes the lexer give up on the file. A token's kind is read from its first
+# bytes (``Lexed.kind``).
 
 
 def _fstring(q: bytes, triple: bool) -> bytes:
@@ -65,37 +68,28 @@ def _plain(q: bytes, triple: bool) -> bytes:
     return rb"%s(?!%s%s)%s(?:[^%s\\\n]++|\\.)*+%s" % (q, q, q, behind, q, q)
 
 
-PYTHON = re.compile(b"|".join([rb"#[^\n]*", rb"\\\n?", *(f(q, t) for t in (True, False) for q in (b'"', b"'")
-                                                         for f in (_plain, _fstring)), rb"\"", rb"'"]), re.S)
+_PY_STRINGS = [f(q, t) for t in (True, False) for q in (b'"', b"'") for f in (_plain, _fstring)]
+PYTHON = re.compile(b"|".join([rb"#[^\n]*", rb"\\\n", *_PY_STRINGS, rb'"()', rb"'()", rb"\\()"]), re.S)
 # Go: interpreted strings, raw strings (backquotes, multi-line), runes; block comments do not nest.
-GO = re.compile(rb'//[^\n]*|/\*(?:[^*]++|\*(?!/))*+\*/|/\*|"(?:[^"\\\n]++|\\.)*+"|"|`[^`]*+`|`'
-                rb"|'(?:[^'\\\n]|\\[^\n])(?:[^'\\\n]|\\[^\n])*+'|'", re.S)
-# Rust: strings span lines, raw strings r#"..."# (prefixes b, c), byte / char literals vs lifetimes; block comments
-# nest (a nested opener makes the lexer unsure).
+GO = re.compile(rb'//[^\n]*|/\*(?:[^*]++|\*(?!/))*+\*/|/\*()|"(?:[^"\\\n]++|\\.)*+"|"()|`[^`]*+`|`()'
+                rb"|'(?:[^'\\\n]|\\[^\n])(?:[^'\\\n]|\\[^\n])*+'|'()", re.S)
+# Rust: strings span lines, raw strings r#"..."# (prefixes b, c; up to three #), byte / char literals vs lifetimes;
+# block comments nest (a nested opener makes the lexer unsure).
 _NOT_ID = rb"(?<![A-Za-z0-9_]%s)"
 _CHAR = (rb"(?:[^'\\\n\x80-\xff]|[\xc0-\xff][\x80-\xbf]+|\\(?:x[0-9a-fA-F]{2}|u\{[0-9a-fA-F_]{1,8}\}"
          rb"|[nrt\\0'\"]))'")
+_RAW = rb"r(?:" + _NOT_ID % b"r" + rb"|(?<=[^A-Za-z0-9_][bc]r)|(?<=^[bc]r))"
 RUST = re.compile(
-    rb"//[^\n]*|/\*(?:[^*/]++|\*(?!/)|/(?!\*))*+\*/|/\*"
-    rb"|r(?:" + _NOT_ID % b"r" + rb"|(?<=[^A-Za-z0-9_][bc]r)|(?<=^[bc]r))"
-    rb'(?P<h>#*)"(?:[^"]++|"(?!(?P=h)))*+"(?P=h)'
-    rb'|[bc]' + _NOT_ID % b"." + rb'"(?:[^"\\]++|\\.)*+"'
-    rb'|"' + _NOT_ID % b'"' + rb'(?:[^"\\]++|\\.)*+"|"'
+    rb"//[^\n]*|/\*(?:[^*/]++|\*(?!/)|/(?!\*))*+\*/|/\*()"
+    + b"".join(rb'|%s%s"(?:[^"]++|"(?!%s))*+"%s' % (_RAW, h, h, h) if h else rb'|%s"[^"]*+"' % _RAW
+               for h in (b"", b"#", b"##", b"###"))
+    + rb'|[bc]' + _NOT_ID % b"." + rb'"(?:[^"\\]++|\\.)*+"'
+    rb'|"' + _NOT_ID % b'"' + rb'(?:[^"\\]++|\\.)*+"|"()'
     rb"|b" + _NOT_ID % b"b" + rb"'" + _CHAR + rb"|'" + _NOT_ID % b"'" + _CHAR
-    + rb"|'[A-Za-z_][A-Za-z0-9_]*+(?!['A-Za-z0-9_])|'", re.S | re.M)
+    + rb"|'[A-Za-z_][A-Za-z0-9_]*+(?!['A-Za-z0-9_])|'()", re.S | re.M)
 LEXERS = {"python": PYTHON, "go": GO, "rust": RUST}
 LEXICAL = frozenset({"go", "rust"})  # comments are lexical extras: the proof is exact both ways
-_UNSURE = frozenset({b'"', b"'", b"`", b"\\", b"/*"})  # a token the lexer could not close
-
-
-def _kind(tok: bytes) -> str:
-    """c (comment), k (line continuation), s (string or other literal), x (unsure)."""
-    if tok in _UNSURE:
-        return "x"
-    head = tok[:2]
-    if head[:1] == b"#" or head == b"//" or head == b"/*":
-        return "c"
-    return "k" if head == b"\\\n" else "s"
+_LASTINDEX = attrgetter("lastindex")
 
 
 _OPEN, _CLOSE = (b"(", b"[", b"{"), (b")", b"]", b"}")
@@ -119,33 +113,25 @@ def _net_all(data: bytes) -> int:
 class Lexed:
     """One side of a file: its strings / comments / continuations, and bracket depth at clean positions."""
 
-    __slots__ = ("data", "starts", "ends", "kinds", "inner", "inner_at", "ok", "_anchor", "_newlines")
+    __slots__ = ("data", "starts", "ends", "inner", "inner_at", "ok", "_anchor", "_newlines")
 
     def __init__(self, data: bytes, lexer: re.Pattern) -> None:
         self.data = data
         self.starts: list[int] = []
         self.ends: list[int] = []
-        self.kinds: list[str] = []
         self._newlines: np.ndarray | None = None
         self.ok = b"\r" not in data.replace(b"\r\n", b"\n") if b"\r" in data else True
         if not self.ok:
             return
-        for m in lexer.finditer(data):
-            kind = _kind(m.group())
-            if kind == "x":
-                self.ok = False
-                return
-            self.starts.append(m.start())
-            self.ends.append(m.end())
-            self.kinds.append(kind)
-        # brackets inside tokens, for depth(): the tokens' bytes joined, and where each token begins in the join
-        self.inner = b"".join(data[a:b] for a, b in zip(self.starts, self.ends, strict=True))
-        at, pos = [], 0
-        for a, b in zip(self.starts, self.ends, strict=True):
-            at.append(pos)
-            pos += b - a
-        at.append(pos)
-        self.inner_at = at
+        # C-level passes over the matches (no Python per token): spans, the unsure marker group, the joined bytes
+        matches = list(lexer.finditer(data))
+        if any(map(_LASTINDEX, matches)):
+            self.ok = False
+            return
+        if matches:
+            self.starts, self.ends = map(list, zip(*map(re.Match.span, matches), strict=True))
+        self.inner = b"".join(map(data.__getitem__, map(slice, self.starts, self.ends)))
+        self.inner_at = list(accumulate(map(sub, self.ends, self.starts), initial=0))
         self._anchor = (0, 0)  # a clean position and its depth: depth() counts only the bytes in between
         self.ok = _net_all(data) == _net_all(self.inner)
 
@@ -153,6 +139,13 @@ class Lexed:
         if self._newlines is None:
             self._newlines = newlines(self.data)
         return self._newlines
+
+    def kind(self, i: int) -> str:
+        """c (comment), k (line continuation) or s (string, other literal) for token ``i``."""
+        head = self.data[self.starts[i]:self.starts[i] + 2]
+        if head[:1] == b"#" or head == b"//" or head == b"/*":
+            return "c"
+        return "k" if head == b"\\\n" else "s"
 
     def token_at(self, pos: int) -> int | None:
         """Index of the token with start < pos < end (``pos`` strictly inside it), else None."""
@@ -275,10 +268,10 @@ class _Py:
             while i >= 0 and lx.starts[i] > q:
                 i -= 1
             if i >= 0 and lx.starts[i] <= q < lx.ends[i]:
-                if lx.kinds[i] == "c":
+                if lx.kind(i) == "c":
                     q = lx.starts[i] - 1
                     continue
-                if lx.kinds[i] == "k":  # a continuation: not a logical line start
+                if lx.kind(i) == "k":  # a continuation: not a logical line start
                     return -2
             return q
         return -1
@@ -300,7 +293,7 @@ class _Py:
     def docstring(self, i: int) -> bool:
         """Token ``i`` is certainly a statement-level string expression (the parse strips it)."""
         lx, data = self.lx, self.lx.data
-        if lx.kinds[i] != "s":
+        if lx.kind(i) != "s":
             return False
         s, e = lx.starts[i], lx.ends[i]
         p = s
@@ -342,7 +335,7 @@ def _strip_window(lx: Lexed, start: int, end: int, py: _Py | None) -> bytes:
     i = bisect_left(lx.starts, start)
     out, pos = [], start
     while i < len(lx.starts) and lx.starts[i] < end:
-        if lx.kinds[i] == "c" or (py is not None and py.docstring(i)):
+        if lx.kind(i) == "c" or (py is not None and py.docstring(i)):
             out.append(data[pos:lx.starts[i]])
             pos = lx.ends[i]
         i += 1
