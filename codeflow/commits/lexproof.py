@@ -74,18 +74,31 @@ PYTHON = re.compile(b"|".join([rb"#[^\n]*", rb"\\\n", *_PY_STRINGS, rb'"()', rb"
 GO = re.compile(rb'//[^\n]*|/\*(?:[^*]++|\*(?!/))*+\*/|/\*()|"(?:[^"\\\n]++|\\.)*+"|"()|`[^`]*+`|`()'
                 rb"|'(?:[^'\\\n]|\\[^\n])(?:[^'\\\n]|\\[^\n])*+'|'()", re.S)
 # Rust: strings span lines, raw strings r#"..."# (prefixes b, c; up to three #), byte / char literals vs lifetimes;
-# block comments nest (a nested opener makes the lexer unsure).
-_NOT_ID = rb"(?<![A-Za-z0-9_]%s)"
+# block comments nest (a nested opener makes the lexer unsure). Tokens start at the quote (or a raw string's first
+# #): an alternative starting with a letter would stop the engine at every r, b and c of the code.
 _CHAR = (rb"(?:[^'\\\n\x80-\xff]|[\xc0-\xff][\x80-\xbf]+|\\(?:x[0-9a-fA-F]{2}|u\{[0-9a-fA-F_]{1,8}\}"
          rb"|[nrt\\0'\"]))'")
-_RAW = rb"r(?:" + _NOT_ID % b"r" + rb"|(?<=[^A-Za-z0-9_][bc]r)|(?<=^[bc]r))"
+
+
+def _after(prefix: bytes, first: bytes) -> bytes:
+    """The token's first byte ``first`` follows ``prefix``, which follows a non-identifier byte or a line start."""
+    return rb"(?:(?<=[^A-Za-z0-9_]%s%s)|(?<=^%s%s))" % (prefix, first, prefix, first)
+
+
+def _raw(hashes: int) -> bytes:
+    first = b"#" if hashes else b'"'
+    behind = rb"(?:%s|%s)" % (_after(b"r", first), _after(b"[bc]r", first))
+    h = b"#" * hashes
+    body = rb'[^"]++|"(?!%s)' % h if hashes else rb'[^"]++'
+    return rb'%s%s%s(?:%s)*+"%s' % (first, behind, h[1:] + b'"' if hashes else b"", body, h)
+
+
 RUST = re.compile(
     rb"//[^\n]*|/\*(?:[^*/]++|\*(?!/)|/(?!\*))*+\*/|/\*()"
-    + b"".join(rb'|%s%s"(?:[^"]++|"(?!%s))*+"%s' % (_RAW, h, h, h) if h else rb'|%s"[^"]*+"' % _RAW
-               for h in (b"", b"#", b"##", b"###"))
-    + rb'|[bc]' + _NOT_ID % b"." + rb'"(?:[^"\\]++|\\.)*+"'
-    rb'|"' + _NOT_ID % b'"' + rb'(?:[^"\\]++|\\.)*+"|"()'
-    rb"|b" + _NOT_ID % b"b" + rb"'" + _CHAR + rb"|'" + _NOT_ID % b"'" + _CHAR
+    + b"".join(b"|" + _raw(h) for h in (0, 1, 2, 3))
+    + rb'|"' + _after(b"[bc]", b'"') + rb'(?:[^"\\]++|\\.)*+"'
+    + rb'|"(?<![A-Za-z0-9_]")(?:[^"\\]++|\\.)*+"|"()'
+    + rb"|'" + _after(b"b", b"'") + _CHAR + rb"|'(?<![A-Za-z0-9_]')" + _CHAR
     + rb"|'[A-Za-z_][A-Za-z0-9_]*+(?!['A-Za-z0-9_])|'()", re.S | re.M)
 LEXERS = {"python": PYTHON, "go": GO, "rust": RUST}
 LEXICAL = frozenset({"go", "rust"})  # comments are lexical extras: the proof is exact both ways
@@ -113,10 +126,11 @@ def _net_all(data: bytes) -> int:
 class Lexed:
     """One side of a file: its strings / comments / continuations, and bracket depth at clean positions."""
 
-    __slots__ = ("data", "starts", "ends", "inner", "inner_at", "ok", "_anchor", "_newlines")
+    __slots__ = ("data", "starts", "ends", "inner", "inner_at", "ok", "hash_comments", "_anchor", "_newlines")
 
     def __init__(self, data: bytes, lexer: re.Pattern) -> None:
         self.data = data
+        self.hash_comments = lexer is PYTHON  # elsewhere a token starting with # is a raw string (Rust r#"..."#)
         self.starts: list[int] = []
         self.ends: list[int] = []
         self._newlines: np.ndarray | None = None
@@ -143,7 +157,7 @@ class Lexed:
     def kind(self, i: int) -> str:
         """c (comment), k (line continuation) or s (string, other literal) for token ``i``."""
         head = self.data[self.starts[i]:self.starts[i] + 2]
-        if head[:1] == b"#" or head == b"//" or head == b"/*":
+        if head == b"//" or head == b"/*" or (self.hash_comments and head[:1] == b"#"):
             return "c"
         return "k" if head == b"\\\n" else "s"
 

@@ -11,8 +11,6 @@ from __future__ import annotations
 import re
 from collections import Counter
 from dataclasses import dataclass, field
-from itertools import compress
-from operator import attrgetter
 
 import pygit2
 from pygit2.enums import DiffOption, ObjectType
@@ -435,10 +433,14 @@ def _block_family(lang: str | None) -> str | None:
 
 
 # What the delimiter scan steps over: strings and line comments (a "/*" in a glob string opens nothing).
-# Each alternative starts with a literal byte (the engine then skips other bytes in C); the delimiters carry a group.
-_SCAN = {"python": re.compile(rb'"("")|\'(\'\')|"(?:[^"\\\n]++|\\.)*+"|\'(?:[^\'\\\n]++|\\.)*+\'|#[^\n]*'),
-         "slash": re.compile(rb'/(\*)|\*(/)|"(?:[^"\\\n]++|\\.)*+"|//[^\n]*')}
-_LASTINDEX = attrgetter("lastindex")
+_SCAN = {"python": re.compile(rb'"""|\'\'\'|"(?:[^"\\\n]|\\.)*"|\'(?:[^\'\\\n]|\\.)*\'|#[^\n]*'),
+         "slash": re.compile(rb'/\*|\*/|"(?:[^"\\\n]|\\.)*"|//[^\n]*')}
+# The same scan, one match per delimiter: what a search with ``_SCAN`` steps over (a string, a line comment, a byte
+# where nothing matches) is consumed possessively, then the delimiter is captured (or the end is reached: without
+# that, a failed attempt after the last delimiter would be retried from every later byte).
+_DELIMS = {"python": re.compile(rb'(?:[^"\'#]++|"(?!"")(?:[^"\\\n]++|\\.)*+"|\'(?!\'\')(?:[^\'\\\n]++|\\.)*+\''
+                                rb'|#[^\n]*+|(?!"""|\'\'\')(?s:.))*+(?:("""|\'\'\')|\Z)'),
+           "slash": re.compile(rb'(?:[^"/*]++|"(?:[^"\\\n]++|\\.)*+"|//[^\n]*+|(?!/\*|\*/)(?s:.))*+(?:(/\*|\*/)|\Z)')}
 
 
 def _open_blocks(data: bytes, lines: list[int], family: str) -> list[bool]:
@@ -455,14 +457,15 @@ def _open_blocks(data: bytes, lines: list[int], family: str) -> list[bool]:
     at: dict[int, bool] = {}
     it = iter(wanted)
     target = next(it, None)
-    # Only delimiters move the state: the other tokens (strings, line comments) are dropped in C (``compress`` on
-    # the group the delimiter alternatives carry), so Python sees a few matches per file instead of hundreds.
-    matches = list(_SCAN[family].finditer(data, 0, offsets[wanted[-1]]))
-    for m in compress(matches, map(_LASTINDEX, matches)):
-        while target is not None and offsets[target] <= m.start():
+    # Only delimiters move the state. ``_DELIMS`` steps over everything else (strings, line comments, any other
+    # byte) possessively in C, exactly as a search with ``_SCAN`` would, so Python sees one match per delimiter.
+    for m in _DELIMS[family].finditer(data, 0, offsets[wanted[-1]]):
+        if m.group(1) is None:
+            continue
+        while target is not None and offsets[target] <= m.start(1):
             at[target] = state is not None
             target = next(it, None)
-        tok = m.group()
+        tok = m.group(1)
         if family == "python":
             if tok in (b'"""', b"\'\'\'"):
                 state = tok if state is None else (None if tok == state else state)
