@@ -96,6 +96,7 @@ def _raw(hashes: int) -> bytes:
 RUST = re.compile(
     rb"//[^\n]*|/\*(?:[^*/]++|\*(?!/)|/(?!\*))*+\*/|/\*()"
     + b"".join(b"|" + _raw(h) for h in (0, 1, 2, 3))
+    + rb"|#(?:%s|%s)()" % (_after(b"r", b"#"), _after(b"[bc]r", b"#"))  # a raw string opener that does not close
     + rb'|"' + _after(b"[bc]", b'"') + rb'(?:[^"\\]++|\\.)*+"'
     + rb'|"(?<![A-Za-z0-9_]")(?:[^"\\]++|\\.)*+"|"()'
     + rb"|'" + _after(b"b", b"'") + _CHAR + rb"|'(?<![A-Za-z0-9_]')" + _CHAR
@@ -105,7 +106,6 @@ LEXICAL = frozenset({"go", "rust"})  # comments are lexical extras: the proof is
 _LASTINDEX = attrgetter("lastindex")
 
 
-_OPEN, _CLOSE = (b"(", b"[", b"{"), (b")", b"]", b"}")
 
 
 _NOT_BRACKETS = bytes(c for c in range(256) if c not in b"()[]{}")
@@ -114,7 +114,9 @@ _NOT_BRACKETS = bytes(c for c in range(256) if c not in b"()[]{}")
 def _net(data: bytes, start: int = 0, end: int | None = None) -> int:
     """Opening minus closing brackets in ``data[start:end]`` (C counts, no slicing)."""
     end = len(data) if end is None else end
-    return sum(data.count(b, start, end) for b in _OPEN) - sum(data.count(b, start, end) for b in _CLOSE)
+    c = data.count
+    return c(b"(", start, end) + c(b"[", start, end) + c(b"{", start, end) \
+        - c(b")", start, end) - c(b"]", start, end) - c(b"}", start, end)
 
 
 def _net_all(data: bytes) -> int:
@@ -123,12 +125,74 @@ def _net_all(data: bytes) -> int:
     return _net(only)
 
 
+def _lex(data: bytes, lexer: re.Pattern, pos: int = 0) -> tuple[list[int], list[int]] | None:
+    """(starts, ends) of the tokens from ``pos`` on, None when one is unsure. C-level passes over the matches (no
+    Python per token)."""
+    matches = list(lexer.finditer(data, pos))
+    if any(map(_LASTINDEX, matches)):
+        return None
+    if not matches:
+        return [], []
+    starts, ends = zip(*map(re.Match.span, matches), strict=True)
+    return list(starts), list(ends)
+
+
+_MARGIN = 4  # bytes a match attempt reads behind its start or past its end (lookbehind, lookahead, a failed try)
+
+
+def _relex(base: Lexed, data: bytes, lexer: re.Pattern) -> tuple[list[int], list[int]] | None:
+    """``_lex(data)`` from ``base``, a lexing of ``old`` with no unsure token: tokens ending ``_MARGIN`` bytes
+    before the first changed byte are kept, the lexer runs from there until it produces a token that ``base`` has
+    at the same distance from the end of the file, past the last changed byte; the rest are ``base``'s, shifted.
+
+    Sound because every match attempt of these lexers reads at most ``_MARGIN`` bytes around the token it makes
+    (an attempt that could read further ends in a token, an unsure one at worst, which ``base`` does not have)."""
+    old = base.data
+    p = common_prefix(old, data)
+    limit = min(len(old), len(data)) - p
+    s = common_prefix(old[len(old) - limit:][::-1], data[len(data) - limit:][::-1]) if limit > 0 else 0
+    old_end, new_end = len(old) - s, len(data) - s
+    shift = new_end - old_end
+    k = bisect_right(base.ends, p - _MARGIN)
+    starts, ends = base.starts[:k], base.ends[:k]
+    resume = ends[-1] if k else 0
+    j = len(base.starts)
+    for m in lexer.finditer(data, resume):
+        a, b = m.span()
+        if a >= new_end + _MARGIN:
+            i = bisect_left(base.starts, a - shift)
+            if i < len(base.starts) and base.starts[i] == a - shift and base.ends[i] == b - shift:
+                j = i
+                break
+        if m.lastindex:
+            return None
+        starts.append(a)
+        ends.append(b)
+    starts.extend(x + shift for x in base.starts[j:])
+    ends.extend(x + shift for x in base.ends[j:])
+    return starts, ends
+
+
+def common_prefix(a: bytes, b: bytes) -> int:
+    """Length of the common prefix of ``a`` and ``b`` (binary search over C slice compares, no byte loop)."""
+    lo, hi = 0, min(len(a), len(b))
+    while lo < hi:
+        mid = (lo + hi + 1) // 2
+        if a[lo:mid] == b[lo:mid]:
+            lo = mid
+        else:
+            hi = mid - 1
+    return lo
+
+
 class Lexed:
     """One side of a file: its strings / comments / continuations, and bracket depth at clean positions."""
 
     __slots__ = ("data", "starts", "ends", "inner", "inner_at", "ok", "hash_comments", "_anchor", "_newlines")
 
-    def __init__(self, data: bytes, lexer: re.Pattern) -> None:
+    def __init__(self, data: bytes, lexer: re.Pattern, base: Lexed | None = None) -> None:
+        """Lex ``data``; with ``base`` (an ``ok`` lexing of an earlier version of the file) only the edited
+        region is lexed again (``_relex``)."""
         self.data = data
         self.hash_comments = lexer is PYTHON  # elsewhere a token starting with # is a raw string (Rust r#"..."#)
         self.starts: list[int] = []
@@ -137,13 +201,11 @@ class Lexed:
         self.ok = b"\r" not in data.replace(b"\r\n", b"\n") if b"\r" in data else True
         if not self.ok:
             return
-        # C-level passes over the matches (no Python per token): spans, the unsure marker group, the joined bytes
-        matches = list(lexer.finditer(data))
-        if any(map(_LASTINDEX, matches)):
+        spans = _relex(base, data, lexer) if base is not None and base.ok else _lex(data, lexer)
+        if spans is None:
             self.ok = False
             return
-        if matches:
-            self.starts, self.ends = map(list, zip(*map(re.Match.span, matches), strict=True))
+        self.starts, self.ends = spans
         self.inner = b"".join(map(data.__getitem__, map(slice, self.starts, self.ends)))
         self.inner_at = list(accumulate(map(sub, self.ends, self.starts), initial=0))
         self._anchor = (0, 0)  # a clean position and its depth: depth() counts only the bytes in between
@@ -363,12 +425,14 @@ def _strip_window(lx: Lexed, start: int, end: int, py: _Py | None) -> bytes:
 _CACHE: OrderedDict[tuple[str, str], Lexed] = OrderedDict()
 
 
-def lexed(oid: str, data: bytes, lang: str) -> Lexed:
-    """``Lexed`` of a blob, cached by id (one commit's new side is a later commit's old side)."""
+def lexed(oid: str, data: bytes, lang: str, base: Lexed | None = None) -> Lexed:
+    """``Lexed`` of a blob, cached by id (one commit's new side is a later commit's old side); no id, no cache."""
+    if not oid:
+        return Lexed(data, LEXERS[lang], base)
     key = (oid, lang)
     lx = _CACHE.get(key)
     if lx is None:
-        lx = _CACHE[key] = Lexed(data, LEXERS[lang])
+        lx = _CACHE[key] = Lexed(data, LEXERS[lang], base)
         if len(_CACHE) > 64:
             _CACHE.popitem(last=False)
     return lx
@@ -381,9 +445,8 @@ def comment_only(lang: str | None, old: bytes, new: bytes, hunks: list[tuple[int
     ``hunks``: (old start, new start, old count, new count) of a zero-context diff of ``old`` and ``new``."""
     if lang not in LEXERS or not hunks:
         return None
-    lexer = LEXERS[lang]
-    a = lexed(old_id, old, lang) if old_id else Lexed(old, lexer)
-    b = lexed(new_id, new, lang) if new_id else Lexed(new, lexer)
+    a = lexed(old_id, old, lang)
+    b = lexed(new_id, new, lang, base=a)  # lexed again only where it differs from the old side
     if not (a.ok and b.ok):
         return None
     wins = _windows(a, b, hunks)

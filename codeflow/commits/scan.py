@@ -17,6 +17,7 @@ from pygit2.enums import DiffOption, ObjectType
 
 from codeflow.commits import lexproof, messages, paths
 from codeflow.commits.config import TripletConfig
+from codeflow.commits.lexproof import common_prefix as _common_prefix
 from codeflow.repos import MODE_COMMIT, MODE_LINK
 
 SPECIAL_MODES = (MODE_LINK, MODE_COMMIT)  # symlink, submodule: no text content to patch
@@ -518,18 +519,6 @@ _SLASH_COMMENT = re.compile(rb"//[^\n]*|/\*.*?\*/", re.S)
 # lines inside a block comment whose delimiters lie outside the hunk: "* text", "/* text", "text */"
 _SLASH_COMMENT_LINE = re.compile(rb"^\s*(/\*+|\*+/?|\*/).*$|^.*\*/\s*$", re.M)
 _HASH_COMMENT_LINE = re.compile(rb"^\s*(\"\"\"|\'\'\').*$", re.M)  # docstring delimiter lines
-
-
-def _common_prefix(a: bytes, b: bytes) -> int:
-    """Length of the common prefix of ``a`` and ``b`` (binary search over C slice compares, no byte loop)."""
-    lo, hi = 0, min(len(a), len(b))
-    while lo < hi:
-        mid = (lo + hi + 1) // 2
-        if a[lo:mid] == b[lo:mid]:
-            lo = mid
-        else:
-            hi = mid - 1
-    return lo
 
 
 def _point(data: bytes, offset: int) -> tuple[int, int]:

@@ -163,6 +163,8 @@ def test_go_proof_is_exact_both_ways(name, pairs, expected):
 
 
 RUST = b'''//! Crate docs.
+#[derive(Debug)]
+struct S(&'static str);
 use std::fmt;
 
 /// Outer doc comment.
@@ -287,3 +289,25 @@ def test_delimiter_scan_matches_its_reference(family, alphabet):
         n = text.count(b"\n") + 3
         lines = sorted(rng.sample(range(1, n + 1), min(n, 6)))
         assert _open_blocks(text, lines, family) == _open_blocks_reference(text, lines, family), text
+
+
+@pytest.mark.parametrize("lang,base", [("python", MODULE), ("go", GO),
+                                       ("rust", RUST.replace(b"/* block /* nested */ comment */\n", b""))])
+def test_relexing_an_edit_gives_the_full_lexing(lang, base):
+    """The new side is lexed only around the edit (``base`` = the old side): the same tokens, the same verdict on
+    whether the lexer is sure, as lexing the whole new file, for random edits made of the lexers' hard bytes."""
+    import random
+
+    rng = random.Random(11)
+    lexer = lexproof.LEXERS[lang]
+    pieces = [b'"', b"'", b'"""', b"#", b"\\", b"\n", b"/*", b"*/", b"//", b"`", b'r#"', b'"#', b"x", b" ", b"(", b")"]
+    old = lexproof.Lexed(base, lexer)
+    assert old.ok
+    for _ in range(300):
+        a = rng.randrange(len(base) + 1)
+        b = min(len(base), a + rng.randrange(0, 40))
+        new = base[:a] + b"".join(rng.choice(pieces) for _ in range(rng.randrange(0, 6))) + base[b:]
+        full, relexed = lexproof.Lexed(new, lexer), lexproof.Lexed(new, lexer, base=old)
+        assert relexed.ok == full.ok, new
+        if full.ok:
+            assert (relexed.starts, relexed.ends) == (full.starts, full.ends), new
