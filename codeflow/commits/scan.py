@@ -313,8 +313,19 @@ class Scanner:
         hunks = _changed_lines(old, new)
         if _squash(b"".join(h[2] for h in hunks)) == _squash(b"".join(h[3] for h in hunks)):
             return hunks, False  # whitespace only: nothing for the pre-test to settle
-        return hunks, any(_code_changed(h, f.lang, inside) for h, inside in
-                          zip(hunks, _hunks_inside(old, new, hunks, f.lang), strict=True))
+        # ``_code_changed`` per hunk; where a hunk's own lines already say "maybe not" (a comment or docstring
+        # edit) the block state at its start is never needed, so the delimiter scan runs only when one is.
+        inside: list[bool] | None = None
+        for i, h in enumerate(hunks):
+            if not _code_changed(h, f.lang, False):
+                continue
+            if _block_family(f.lang) is None:
+                return hunks, True
+            if inside is None:
+                inside = _hunks_inside(old, new, hunks, f.lang)
+            if not inside[i]:
+                return hunks, True
+        return hunks, False
 
     def _proof(self, f: FileChange, old: bytes, new: bytes, hunks: list[tuple]) -> bool | None:
         """``lexproof.comment_only`` for ``f`` (None where the language has no lexer or the lexer is unsure)."""
