@@ -51,6 +51,10 @@ s = """doc""".strip()
 t = 1; """after a semicolon"""
 u = 1 + \\
     2
+
+
+def g():
+    """Doc of g."""; return 1
 '''
 
 
@@ -91,6 +95,7 @@ PY_CASES = [
     ("dict value after a colon", [(b"a dict value, not a docstring", b"changed value")], None),
     ("string with a method call", [(b's = """doc""".strip()', b's = """changed""".strip()')], None),
     ("same line as a semicolon", [(b"after a semicolon", b"changed after a semicolon")], None),
+    ("code after the closing quote", [(b"Doc of g.", b"Doc of g, longer.")], None),
     ("f-string code", [(b'f"{x!r:>{10}}"', b'f"{x!s:>{10}}"')], None),
     ("a '#' inside a string", [(b'"#not a comment"', b'"#changed"')], None),
     ("docstring becomes code", [(b'    """Class docstring."""', b'    X = """Class docstring."""')], None),
