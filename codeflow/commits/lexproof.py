@@ -433,7 +433,7 @@ def lexed(oid: str, data: bytes, lang: str, base: Lexed | None = None) -> Lexed:
     lx = _CACHE.get(key)
     if lx is None:
         lx = _CACHE[key] = Lexed(data, LEXERS[lang], base)
-        if len(_CACHE) > 64:
+        if len(_CACHE) > 8:  # hits are consecutive commits on one file (~8% of calls); entries hold whole blobs
             _CACHE.popitem(last=False)
     return lx
 
