@@ -20,6 +20,7 @@ from codeflow.commits.config import TripletConfig
 from codeflow.commits.lexproof import common_prefix as _common_prefix
 from codeflow.repos import MODE_COMMIT, MODE_LINK
 
+_DIFF_FLAGS = int(DiffOption.IGNORE_FILEMODE | DiffOption.IGNORE_SUBMODULES)
 SPECIAL_MODES = (MODE_LINK, MODE_COMMIT)  # symlink, submodule: no text content to patch
 NULL_OID = "0" * 40
 # dominant filter -> the reason a start without an endpoint is rejected with (else "no_endpoint")
@@ -119,11 +120,11 @@ class Scanner:
         return info
 
     def _diff(self, commit: pygit2.Commit) -> pygit2.Diff:
-        flags = DiffOption.IGNORE_FILEMODE | DiffOption.IGNORE_SUBMODULES
+        # Tree.diff_to_tree is what Repository.diff calls for two trees (without its argument dispatch)
         parents = commit.parent_ids
         if parents:
-            return self.repo.diff(self.repo[parents[0]].tree, commit.tree, flags=flags, context_lines=0)
-        return commit.tree.diff_to_tree(flags=flags, context_lines=0, swap=True)
+            return self.repo[parents[0]].tree.diff_to_tree(commit.tree, flags=_DIFF_FLAGS, context_lines=0)
+        return commit.tree.diff_to_tree(flags=_DIFF_FLAGS, context_lines=0, swap=True)
 
     def _scan(self, rank: int) -> CommitInfo:
         commit = self.repo[self.ids[rank]]
