@@ -309,6 +309,9 @@ def _windows(a: Lexed, b: Lexed, hunks: list[tuple[int, int, int, int]]) -> list
 # ---- Python docstrings -------------------------------------------------------------------------------------
 
 _PREFIXES = frozenset({b"", b"r", b"u", b"b", b"br", b"rb"})
+# the keywords that open a block with ``:`` at the end of their header (a lambda or annotation does not)
+_COMPOUND = re.compile(rb"(?:async[ \t]+)?(?:def|class|if|elif|else|for|while|try|except|finally|with|match|case)"
+                       rb"(?![A-Za-z0-9_\x80-\xff])")
 _WS = b" \t\f\r"
 
 
@@ -352,15 +355,20 @@ class _Py:
             return q
         return -1
 
+    def _continued(self, ls: int) -> bool:
+        """The line starting at ``ls`` continues the previous one (a backslash-newline token ends there; a
+        backslash at the end of a comment is no continuation)."""
+        lx = self.lx
+        i = bisect_left(lx.ends, ls)
+        return i < len(lx.ends) and lx.ends[i] == ls and lx.kind(i) == "k"
+
     def _logical_start(self, q: int) -> int | None:
         """Start of the line where the logical line holding byte ``q`` begins (depth 0, no continuation before)."""
         lx, data = self.lx, self.lx.data
         ls = data.rfind(b"\n", 0, q) + 1
         for _ in range(200):
-            if lx.token_at(ls) is None and lx.depth(ls) == 0:
-                prev = ls - 1
-                if prev <= 0 or data[prev - 1:prev] != b"\\":
-                    return ls
+            if lx.token_at(ls) is None and lx.depth(ls) == 0 and not self._continued(ls):
+                return ls
             if ls == 0:
                 return None
             ls = data.rfind(b"\n", 0, ls - 1) + 1
@@ -378,7 +386,7 @@ class _Py:
         if data[p:s].lower() not in _PREFIXES:
             return False
         ls = data.rfind(b"\n", 0, p) + 1
-        if data[ls:p].strip(_WS) or (ls >= 2 and data[ls - 2:ls] == b"\\\n"):
+        if data[ls:p].strip(_WS) or self._continued(ls):
             return False
         rest = data.find(b"\n", e)
         tail = data[e:rest if rest >= 0 else len(data)].strip(_WS)
@@ -400,8 +408,8 @@ class _Py:
             return False
         if data[start + their:start + their + 1] == b"@":
             return False  # a decorator must be followed by a definition
-        if data[q:q + 1] == b":":
-            return me > their  # the first statement of the block the header opens
+        if data[q:q + 1] == b":":  # the first statement of the block a compound statement's header opens
+            return me > their and _COMPOUND.match(data, start + their) is not None
         return me == their  # the next statement of the same block
 
 

@@ -316,3 +316,17 @@ def test_relexing_an_edit_gives_the_full_lexing(lang, base):
         assert relexed.ok == full.ok, new
         if full.ok:
             assert (relexed.starts, relexed.ends) == (full.starts, full.ends), new
+
+
+@pytest.mark.parametrize("text,expected", [
+    (b'# a comment ending in a backslash \\\ndef f():\n    """doc"""\n', True),  # no continuation in a comment
+    (b'x = 1 + \\\n    2\ndef f():\n    """doc"""\n', True),
+    (b'x = lambda:\\\n    """doc"""\n', None),  # a lambda's colon opens no block
+    (b'x: \\\n    """doc"""\n', None),
+    (b'class A:\n    def f(\n        self,\n    ) -> int:\n        """doc"""\n', True),
+])
+def test_python_block_headers_and_continuations(text, expected):
+    new = text.replace(b"doc", b"changed doc")
+    proof, truth = verdicts(text, new, "python")
+    assert proof is None or proof == truth
+    assert proof == expected, truth
