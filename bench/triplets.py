@@ -28,6 +28,11 @@ and endpoints shared by two triplets; every stored text is re-checked as a proje
     python bench/triplets.py --report /tmp/attrs.git /tmp/javapoet.git --per-repo 32 --tokenizer lake/tokenizer
     python bench/triplets.py --report REPO... --train-tokenizer /tmp/tok    # a 32k BPE on the repos' own code
 
+``--check-proof REPO...`` checks exactness instead: every file whose comment-only verdict the lexer proof
+settles (``codeflow.commits.lexproof``) is decided by the tree-sitter check too, and they must agree.
+
+    python bench/triplets.py --check-proof /tmp/attrs /tmp/gin /tmp/ripgrep
+
 Needs the ``bench`` extra (pydriller).
 """
 
@@ -209,6 +214,51 @@ def report(repos: list[str], per_repo: int, max_tokens: int, tokenizer: str | No
     return 0
 
 
+def check_proof(repos: list[str]) -> int:
+    """Every first-parent commit of ``repos`` through the endpoint filters; each file the lexer proof answers
+    (``codeflow.commits.lexproof``) is also decided by the tree-sitter check it spares, and the two must agree.
+    Prints per language how many files the proof settled (True / False) and left to the parse; exit 1 on a
+    disagreement."""
+    from collections import Counter
+
+    import pygit2
+
+    from codeflow.commits.config import TripletConfig
+    from codeflow.commits.history import first_parent_history
+    from codeflow.commits.scan import Scanner, restore_libgit2_defaults
+
+    class Checked(Scanner):
+        def _proof(self, f, old, new, hunks):
+            proof = super()._proof(f, old, new, hunks)
+            if proof is not None:
+                truth = self._stripped_pair(f, old, new)
+                tally[(f.lang, str(proof))] += 1
+                if proof != truth:
+                    wrong.append(f"{path}: {f.path} {f.old_id[:12]}..{f.new_id[:12]} proof={proof} parse={truth}")
+            elif f.lang:
+                tally[(f.lang, "parse")] += 1
+            return proof
+
+    tally: Counter = Counter()
+    wrong: list[str] = []
+    for path in repos:
+        repo = pygit2.Repository(path)
+        ids = first_parent_history(repo)
+        scanner = Checked(repo, ids, TripletConfig())
+        for rank in range(len(ids)):
+            scanner.endpoint_filter(scanner.get(rank))
+        restore_libgit2_defaults()
+    print("| language | proved comment-only | proved code change | left to the parse |")
+    print("|---|---:|---:|---:|")
+    for lang in sorted({k[0] for k in tally}):
+        print(f"| {lang} | {tally[(lang, 'True')]} | {tally[(lang, 'False')]} | {tally[(lang, 'parse')]} |")
+    proved = sum(v for k, v in tally.items() if k[1] != "parse")
+    print(f"\n{proved} files proved, {len(wrong)} disagree with the parse")
+    for line in wrong:
+        print(line)
+    return 1 if wrong else 0
+
+
 def _counts(res) -> list[tuple[str, int]]:
     from collections import Counter
 
@@ -221,6 +271,9 @@ def main() -> int:
     ap.add_argument("--report", nargs="+", metavar="REPO",
                     help="training-value report instead of speed: budget share, median tokens, yield, shared "
                          "endpoints per repository (default options)")
+    ap.add_argument("--check-proof", nargs="+", metavar="REPO",
+                    help="exactness instead of speed: every file the lexer proof settles is re-decided by the "
+                         "tree-sitter check; exit 1 on a disagreement")
     ap.add_argument("--max-tokens", type=int, default=16384)
     ap.add_argument("--tokenizer", default=None, help="tokenizer.json (or folder) of the trainer")
     ap.add_argument("--train-tokenizer", metavar="DIR", default=None,
@@ -231,6 +284,8 @@ def main() -> int:
     ap.add_argument("--per-repo", type=int, default=64, help="start commits for the whole-stage measurement")
     ap.add_argument("--rounds", type=int, default=2, help="best of N for git log and our scan")
     args = ap.parse_args()
+    if args.check_proof:
+        return check_proof(args.check_proof)
     if args.report and args.train_tokenizer:
         args.tokenizer = train_code_tokenizer(args.report, args.train_tokenizer)
     if args.report:

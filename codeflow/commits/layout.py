@@ -97,7 +97,8 @@ class Touched:
                 view = text if text.endswith("\n") or not text else text + "\n"
             else:
                 if which not in self._defs:
-                    self._defs[which] = views.definitions(text, paths.language(self.path))
+                    base = self.old if which == "new" else None  # parsed from the old side's tree
+                    self._defs[which] = views.definitions(text, paths.language(self.path), base=base)
                 lines = views.split_lines(text)
                 ranges = self.old_ranges if which == "old" else self.new_ranges
                 view = views.render(lines, views.keep_lines(len(lines), ranges, self.level, self._defs[which]))

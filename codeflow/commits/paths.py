@@ -12,9 +12,9 @@ import posixpath
 import re
 from functools import lru_cache
 
-from codeflow.pathrules import generated_reason, is_lfs_pointer, is_lock_file, vendored_dir
+from codeflow.pathrules import LFS_POINTER_MAX_BYTES, generated_reason, is_lfs_pointer, is_lock_file, vendored_dir
 
-__all__ = ["NOISE", "classify", "is_lfs_pointer", "is_programming", "language"]
+__all__ = ["LFS_POINTER_MAX_BYTES", "NOISE", "classify", "is_lfs_pointer", "is_programming", "language"]
 
 TEST_PATH = re.compile(
     r"((^|/)(tests?|testing|spec|specs|__tests__|test_utils)/|(^|/)test_[^/]*$|_test\.\w+$|\.test\.\w+$|"

@@ -15,10 +15,12 @@ from dataclasses import dataclass, field
 import pygit2
 from pygit2.enums import DiffOption, ObjectType
 
-from codeflow.commits import messages, paths
+from codeflow.commits import lexproof, messages, paths
 from codeflow.commits.config import TripletConfig
+from codeflow.commits.lexproof import common_prefix as _common_prefix
 from codeflow.repos import MODE_COMMIT, MODE_LINK
 
+_DIFF_FLAGS = int(DiffOption.IGNORE_FILEMODE | DiffOption.IGNORE_SUBMODULES)
 SPECIAL_MODES = (MODE_LINK, MODE_COMMIT)  # symlink, submodule: no text content to patch
 NULL_OID = "0" * 40
 # dominant filter -> the reason a start without an endpoint is rejected with (else "no_endpoint")
@@ -39,6 +41,7 @@ class FileChange:
     new_id: str
     cls: str  # paths.classify, or binary / special
     lang: str | None
+    sizes: tuple[int, int] = (0, 0)  # (old, new) blob bytes as libgit2 measured them for the diff; 0: unknown
 
 
 @dataclass
@@ -97,6 +100,7 @@ class Scanner:
         self.measured_merges = 0
         self.unreadable: dict[int, str] = {}  # rank -> missing_objects / corrupt_objects
         self._strip_cache: dict[tuple[str, str | None], bytes] = {}
+        self._blobs: dict[str, bytes] = {}
 
     @property
     def filter_counts(self) -> Counter:
@@ -116,11 +120,11 @@ class Scanner:
         return info
 
     def _diff(self, commit: pygit2.Commit) -> pygit2.Diff:
-        flags = DiffOption.IGNORE_FILEMODE | DiffOption.IGNORE_SUBMODULES
+        # Tree.diff_to_tree is what Repository.diff calls for two trees (without its argument dispatch)
         parents = commit.parent_ids
         if parents:
-            return self.repo.diff(self.repo[parents[0]].tree, commit.tree, flags=flags, context_lines=0)
-        return commit.tree.diff_to_tree(flags=flags, context_lines=0, swap=True)
+            return self.repo[parents[0]].tree.diff_to_tree(commit.tree, flags=_DIFF_FLAGS, context_lines=0)
+        return commit.tree.diff_to_tree(flags=_DIFF_FLAGS, context_lines=0, swap=True)
 
     def _scan(self, rank: int) -> CommitInfo:
         commit = self.repo[self.ids[rank]]
@@ -164,13 +168,13 @@ class Scanner:
         if len(diff) > cfg.giant_files:
             info.giant = True
             return
-        # diff.stats runs libgit2's whole patch computation in C (blobs, binary check, xdiff) without building a
-        # Python object per file; only the rare noise / special files get a patch of their own to subtract.
-        stats = diff.stats
-        total = stats.insertions + stats.deletions
+        # One patch per file (libgit2 loads both blobs, checks for binary content, runs xdiff in C); its line
+        # counts are charged unless the file is noise or special, and documentation lines are counted apart.
+        # (``diff.stats`` plus a second patch per noise / documentation file did the same work twice for them.)
+        total = doc = 0
         files: list[FileChange] = []
-        doc = 0
-        for i, delta in enumerate(diff.deltas):
+        for patch in diff:
+            delta = patch.delta
             new, old = delta.new_file, delta.old_file
             new_id = str(new.id)
             path = new.path if new_id != NULL_OID else old.path
@@ -180,13 +184,12 @@ class Scanner:
                 cls = "binary"
             else:
                 cls = paths.classify(path)
-            if cls in paths.NOISE or cls == "special":
-                _, added, removed = diff[i].line_stats
-                total -= added + removed
-            elif cls == "doc":
-                _, added, removed = diff[i].line_stats
-                doc += added + removed
-            files.append(FileChange(path, str(old.id), new_id, cls, paths.language(path)))
+            if cls not in paths.NOISE and cls != "special":
+                _, added, removed = patch.line_stats
+                total += added + removed
+                if cls == "doc":
+                    doc += added + removed
+            files.append(FileChange(path, str(old.id), new_id, cls, paths.language(path), (old.size, new.size)))
         info.files = files
         info.lines = total
         info.doc_lines = doc
@@ -236,51 +239,101 @@ class Scanner:
         if not source:
             # LFS pointers are small text files that only their content gives away; check them here so a
             # repository of LFS assets is reported as such (cheap: only commits without source changes).
-            if all(paths.is_lfs_pointer(self.blob(f.new_id) or self.blob(f.old_id)) for f in kept):
+            if all(self._lfs_pointer(f) for f in kept):
                 return "lfs_only"
             return "no_code_change"
         if len(source) > cfg.commit_max_source_files or info.code_lines > cfg.commit_max_lines:
             return "too_large"
         return self._content_filter(kept)
 
+    def _usable(self, f: FileChange) -> tuple[str | None, bytes, bytes]:
+        """(problem or None, old bytes, new bytes) of a kept file."""
+        old = self.blob(f.old_id)
+        new = self.blob(f.new_id)
+        if paths.is_lfs_pointer(old) or paths.is_lfs_pointer(new):
+            return "lfs_only", old, new
+        if max(len(old), len(new)) > self.config.max_file_bytes:
+            return "too_large", old, new
+        if not (_utf8(old) and _utf8(new)):
+            return "non_utf8_only", old, new
+        return None, old, new
+
     def _content_filter(self, kept: list[FileChange]) -> str | None:
+        # Files in order; blobs are read only until the verdict is known: once a usable file surely changes code
+        # (regex pre-test) and a usable source file exists, the commit is an endpoint candidate (None).
         usable: list[tuple[FileChange, bytes, bytes]] = []
         problems: Counter = Counter()
+        hunks_of: dict[str, tuple[list, bool]] = {}
+        changed = source = False
         for f in kept:
-            old = self.blob(f.old_id)
-            new = self.blob(f.new_id)
-            if paths.is_lfs_pointer(old) or paths.is_lfs_pointer(new):
-                problems["lfs_only"] += 1
-            elif max(len(old), len(new)) > self.config.max_file_bytes:
-                problems["too_large"] += 1
-            elif not (_utf8(old) and _utf8(new)):
-                problems["non_utf8_only"] += 1
-            else:
-                usable.append((f, old, new))
+            problem, old, new = self._usable(f)
+            if problem:
+                problems[problem] += 1
+                continue
+            usable.append((f, old, new))
+            source = source or f.cls == "source"
+            if not changed:  # past a changed file only a usable source file is still looked for
+                hunks_of[f.path] = self._hunks(f, old, new)
+                changed = hunks_of[f.path][1]
+            if changed and source:
+                return None
         if not usable:
             return problems.most_common(1)[0][0]
         if not any(f.cls == "source" for f, _, _ in usable):
             return "no_code_change"
         # One zero-context diff per file. Unchanged lines are identical, so "equal without whitespace" on the
         # changed lines is the same test as on whole files, at a fraction of the bytes.
-        only_whitespace = True
+        only_whitespace, unequal = True, False
+        to_parse: list[tuple[FileChange, bytes, bytes]] = []
         for f, o, n in usable:
-            hunks = _changed_lines(o, n)
-            if _squash(b"".join(h[2] for h in hunks)) == _squash(b"".join(h[3] for h in hunks)):
-                continue
-            only_whitespace = False
-            # The regex pre-test settles "code changed" only where nothing can overrule it: a changed line inside
-            # a docstring or a block comment opened outside the hunk looks like code to a line regex.
-            if any(_code_changed(h, f.lang, inside) for h, inside in
-                   zip(hunks, _hunks_inside(o, n, hunks, f.lang), strict=True)):
+            hunks = hunks_of[f.path][0]
+            whitespace = _squash(b"".join(h[2] for h in hunks)) == _squash(b"".join(h[3] for h in hunks))
+            only_whitespace = only_whitespace and whitespace
+            # What it leaves, a lexer proves from the lines around the hunks where it can (comment / docstring
+            # edits; where comments are lexical extras, code edits too); the rest goes to the parse.
+            proof = self._proof(f, o, n, hunks)
+            if proof is False and not whitespace:
                 return None
+            unequal = unequal or proof is False
+            if proof is None:
+                to_parse.append((f, o, n))
         if only_whitespace:
             return "whitespace_only"
-        # Decide on whole files with tree-sitter comment nodes and Python docstrings (a '#' inside a string, a
-        # docstring line, a block comment opened outside the hunk must not fool the filter).
-        if all(self._stripped_pair(f, o, n) for f, o, n in usable):
+        # Decide the rest on whole files with tree-sitter comment nodes and Python docstrings (a '#' inside a
+        # string, a docstring line, a block comment opened outside the hunk must not fool the filter).
+        if not unequal and all(self._stripped_pair(f, o, n) for f, o, n in to_parse):
             return "comment_only"
         return None
+
+    @staticmethod
+    def _hunks(f: FileChange, old: bytes, new: bytes) -> tuple[list, bool]:
+        """(zero-context hunks, whether the regex pre-test says they surely change code).
+
+        The pre-test settles "code changed" only where nothing can overrule it: a changed line inside a docstring
+        or a block comment opened outside the hunk looks like code to a line regex."""
+        hunks = _changed_lines(old, new)
+        if _squash(b"".join(h[2] for h in hunks)) == _squash(b"".join(h[3] for h in hunks)):
+            return hunks, False  # whitespace only: nothing for the pre-test to settle
+        # ``_code_changed`` per hunk; where a hunk's own lines already say "maybe not" (a comment or docstring
+        # edit) the block state at its start is never needed, so the delimiter scan runs only when one is.
+        inside: list[bool] | None = None
+        for i, h in enumerate(hunks):
+            if not _code_changed(h, f.lang, False):
+                continue
+            if _block_family(f.lang) is None:
+                return hunks, True
+            if inside is None:
+                inside = _hunks_inside(old, new, hunks, f.lang)
+            if not inside[i]:
+                return hunks, True
+        return hunks, False
+
+    def _proof(self, f: FileChange, old: bytes, new: bytes, hunks: list[tuple]) -> bool | None:
+        """``lexproof.comment_only`` for ``f`` (None where the language has no lexer or the lexer is unsure)."""
+        if f.lang not in lexproof.LEXERS:
+            return None
+        return lexproof.comment_only(f.lang, old, new, [(h[0], h[1], h[4], h[5]) for h in hunks], f.old_id,
+                                     f.new_id)
 
     def _stripped_pair(self, f: FileChange, old: bytes, new: bytes) -> bool:
         """Old and new side of ``f`` are equal without comments, docstrings and whitespace.
@@ -298,7 +351,7 @@ class Scanner:
         if key_old in self._strip_cache and key_new in self._strip_cache:
             return self._strip_cache[key_old] == self._strip_cache[key_new]
         old_tree = parser.parse(old)
-        new_tree = parser.parse(new, _edited(old_tree, old, new))
+        new_tree = parser.parse(new, edited_tree(old_tree, old, new))
         return (self._stripped(f.old_id, old, f.lang, old_tree)
                 == self._stripped(f.new_id, new, f.lang, new_tree))
 
@@ -311,10 +364,27 @@ class Scanner:
             self._strip_cache[key] = _strip_comments(data, lang, tree)
         return self._strip_cache[key]
 
+    def _lfs_pointer(self, f: FileChange) -> bool:
+        """``f``'s new side (its old side when deleted) is a Git LFS pointer; a side libgit2 measured at the
+        pointer size cap or more cannot be one, so its blob is not read."""
+        size = f.sizes[1] if f.new_id != NULL_OID else f.sizes[0]
+        if size >= paths.LFS_POINTER_MAX_BYTES:
+            return False
+        return paths.is_lfs_pointer(self.blob(f.new_id) or self.blob(f.old_id))
+
     def blob(self, oid: str) -> bytes:
+        """A blob's bytes; the last few are kept (a commit's new side is the next commit's old side, and the
+        filters read each side more than once)."""
         if oid == NULL_OID:
             return b""
-        return self.repo[oid].data
+        data = self._blobs.get(oid)
+        if data is None:
+            data = self.repo[oid].data
+            if len(data) <= self.config.max_file_bytes:
+                self._blobs[oid] = data
+                if len(self._blobs) > 32:
+                    self._blobs.pop(next(iter(self._blobs)))
+        return data
 
 
 def _dominant_noise(info: CommitInfo) -> str:
@@ -327,6 +397,8 @@ def _dominant_noise(info: CommitInfo) -> str:
 
 
 def _utf8(data: bytes) -> bool:
+    if data.isascii():  # one C pass, no str built: most source files
+        return True
     try:
         data.decode("utf-8")
     except UnicodeDecodeError:
@@ -343,23 +415,25 @@ _HASH_LANGS = frozenset({"python", "ruby", "bash", "perl", "r", "yaml", "toml", 
                          "elixir", "julia", "nim", "powershell"})
 
 
-def _changed_lines(old: bytes, new: bytes) -> list[tuple[int, int, bytes, bytes]]:
+def _changed_lines(old: bytes, new: bytes) -> list[tuple[int, int, bytes, bytes, int, int]]:
     """Hunks of a zero-context libgit2 diff of two blobs: (old start line, new start line, removed lines, added
-    lines), lines 1-based."""
+    lines, old line count, new line count), lines 1-based."""
     data = pygit2.Patch.create_from(old, new, context_lines=0).data
-    hunks: list[tuple[int, int, list[bytes], list[bytes]]] = []
+    hunks: list[tuple[int, int, list[bytes], list[bytes], int, int]] = []
     for line in data.split(b"\n"):
         if line.startswith(b"@@"):
             m = _HUNK.match(line)
-            hunks.append((int(m.group(1)), int(m.group(2)), [], []) if m else (1, 1, [], []))
+            if m is None:
+                raise ValueError(f"libgit2 wrote a hunk header we cannot read: {line[:80]!r}")
+            hunks.append((int(m.group(1)), int(m.group(3)), [], [], int(m.group(2) or 1), int(m.group(4) or 1)))
         elif hunks and line[:1] == b"-":
             hunks[-1][2].append(line[1:])
         elif hunks and line[:1] == b"+":
             hunks[-1][3].append(line[1:])
-    return [(o, n, b"\n".join(r), b"\n".join(a)) for o, n, r, a in hunks]
+    return [(o, n, b"\n".join(r), b"\n".join(a), oc, nc) for o, n, r, a, oc, nc in hunks]
 
 
-_HUNK = re.compile(rb"^@@ -(\d+)(?:,\d+)? \+(\d+)")
+_HUNK = re.compile(rb"^@@ -(\d+)(?:,(\d+))? \+(\d+)(?:,(\d+))?")
 # Block delimiters whose inside a line regex cannot see: Python's triple-quoted strings (docstrings) and C-style
 # block comments. Languages not listed here always get the syntax-aware check.
 _BLOCKS = {"python": re.compile(rb'"""|\'\'\''), "slash": re.compile(rb"/\*|\*/")}
@@ -374,6 +448,12 @@ def _block_family(lang: str | None) -> str | None:
 # What the delimiter scan steps over: strings and line comments (a "/*" in a glob string opens nothing).
 _SCAN = {"python": re.compile(rb'"""|\'\'\'|"(?:[^"\\\n]|\\.)*"|\'(?:[^\'\\\n]|\\.)*\'|#[^\n]*'),
          "slash": re.compile(rb'/\*|\*/|"(?:[^"\\\n]|\\.)*"|//[^\n]*')}
+# The same scan, one match per delimiter: what a search with ``_SCAN`` steps over (a string, a line comment, a byte
+# where nothing matches) is consumed possessively, then the delimiter is captured (or the end is reached: without
+# that, a failed attempt after the last delimiter would be retried from every later byte).
+_DELIMS = {"python": re.compile(rb'(?:[^"\'#]++|"(?!"")(?:[^"\\\n]++|\\.)*+"|\'(?!\'\')(?:[^\'\\\n]++|\\.)*+\''
+                                rb'|#[^\n]*+|(?!"""|\'\'\')(?s:.))*+(?:("""|\'\'\')|\Z)'),
+           "slash": re.compile(rb'(?:[^"/*]++|"(?:[^"\\\n]++|\\.)*+"|//[^\n]*+|(?!/\*|\*/)(?s:.))*+(?:(/\*|\*/)|\Z)')}
 
 
 def _open_blocks(data: bytes, lines: list[int], family: str) -> list[bool]:
@@ -384,24 +464,21 @@ def _open_blocks(data: bytes, lines: list[int], family: str) -> list[bool]:
     if not lines:
         return []
     wanted = sorted(set(lines))
-    offsets: dict[int, int] = {}
-    pos, line = 0, 1
-    for target in wanted:
-        while line < target:
-            nxt = data.find(b"\n", pos)
-            if nxt < 0:
-                break
-            pos, line = nxt + 1, line + 1
-        offsets[target] = pos
+    nl = lexproof.newlines(data)  # a line past the end starts where the last line does
+    offsets = {t: 0 if t <= 1 or not len(nl) else int(nl[min(t - 2, len(nl) - 1)]) + 1 for t in wanted}
     state: bytes | None = None
     at: dict[int, bool] = {}
     it = iter(wanted)
     target = next(it, None)
-    for m in _SCAN[family].finditer(data, 0, offsets[wanted[-1]]):
-        while target is not None and offsets[target] <= m.start():
+    # Only delimiters move the state. ``_DELIMS`` steps over everything else (strings, line comments, any other
+    # byte) possessively in C, exactly as a search with ``_SCAN`` would, so Python sees one match per delimiter.
+    for m in _DELIMS[family].finditer(data, 0, offsets[wanted[-1]]):
+        if m.group(1) is None:
+            continue
+        while target is not None and offsets[target] <= m.start(1):
             at[target] = state is not None
             target = next(it, None)
-        tok = m.group()
+        tok = m.group(1)
         if family == "python":
             if tok in (b'"""', b"\'\'\'"):
                 state = tok if state is None else (None if tok == state else state)
@@ -418,11 +495,11 @@ def _open_blocks(data: bytes, lines: list[int], family: str) -> list[bool]:
 _WHOLE_BLOCKS = {"python": re.compile(rb'""".*?"""|\'\'\'.*?\'\'\'', re.S), "slash": re.compile(rb"/\*.*?\*/", re.S)}
 
 
-def _code_changed(hunk: tuple[int, int, bytes, bytes], lang: str | None, inside: bool) -> bool:
+def _code_changed(hunk: tuple, lang: str | None, inside: bool) -> bool:
     """Whether ``hunk`` surely changes code, decided without a parse: its lines, less comments (line regexes) and
     docstrings / block comments that open and close inside it, differ, and it does not start ``inside`` such a
     block. False means "maybe not": the caller confirms with the syntax-aware check."""
-    _, _, removed, added = hunk
+    removed, added = hunk[2], hunk[3]
     family = _block_family(lang)
     if family is None:  # '#'-comment languages have no block comments; for others a grammar may overrule it
         line_only = lang in _HASH_LANGS or not lang or _comment_query(lang) is None
@@ -456,24 +533,12 @@ _SLASH_COMMENT_LINE = re.compile(rb"^\s*(/\*+|\*+/?|\*/).*$|^.*\*/\s*$", re.M)
 _HASH_COMMENT_LINE = re.compile(rb"^\s*(\"\"\"|\'\'\').*$", re.M)  # docstring delimiter lines
 
 
-def _common_prefix(a: bytes, b: bytes) -> int:
-    """Length of the common prefix of ``a`` and ``b`` (binary search over C slice compares, no byte loop)."""
-    lo, hi = 0, min(len(a), len(b))
-    while lo < hi:
-        mid = (lo + hi + 1) // 2
-        if a[lo:mid] == b[lo:mid]:
-            lo = mid
-        else:
-            hi = mid - 1
-    return lo
-
-
 def _point(data: bytes, offset: int) -> tuple[int, int]:
     """tree-sitter point (row, byte column) of ``offset``."""
     return data.count(b"\n", 0, offset), offset - (data.rfind(b"\n", 0, offset) + 1)
 
 
-def _edited(tree, old: bytes, new: bytes):
+def edited_tree(tree, old: bytes, new: bytes):
     """A copy of ``old``'s tree with the one edit turning ``old`` into ``new`` (common prefix and suffix kept)."""
     start = _common_prefix(old, new)
     limit = min(len(old), len(new)) - start
@@ -483,6 +548,9 @@ def _edited(tree, old: bytes, new: bytes):
     edited.edit(start_byte=start, old_end_byte=old_end, new_end_byte=new_end, start_point=_point(old, start),
                 old_end_point=_point(old, old_end), new_end_point=_point(new, new_end))
     return edited
+
+
+_edited = edited_tree  # the name the incremental-parse tests import
 
 
 def _strip_comments(data: bytes, lang: str | None, tree=None) -> bytes:

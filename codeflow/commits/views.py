@@ -23,6 +23,7 @@ Files without a grammar (or that do not parse) get the same levels with line win
 from __future__ import annotations
 
 import re
+from collections import OrderedDict
 from dataclasses import dataclass
 from functools import lru_cache
 
@@ -57,20 +58,41 @@ class Def:
     named: bool = True  # has a name, or starts an unindented line (``const f = () => ...``): an outline entry
 
 
+_TREES: OrderedDict[tuple[str, str], object] = OrderedDict()  # (lang, text) -> tree, the last few parsed
+
+
+def _parse(text: str, data: bytes, lang: str, base: str | None):
+    """``data``'s tree; re-parsed incrementally from ``base``'s (the other side of the same file) when that one was
+    parsed lately: tree-sitter then re-parses only the edited region, and the tree is the one a fresh parse gives
+    (``tests/commits/test_incremental_strip.py``)."""
+    from codeflow.code.languages import get_parser
+    from codeflow.commits.scan import edited_tree
+
+    old_tree = _TREES.get((lang, base)) if base is not None else None
+    parser = get_parser(lang)
+    tree = parser.parse(data) if old_tree is None else parser.parse(data, edited_tree(old_tree, base.encode(), data))
+    _TREES[(lang, text)] = tree
+    if len(_TREES) > 16:
+        _TREES.popitem(last=False)
+    return tree
+
+
 @lru_cache(maxsize=128)
-def definitions(text: str, lang: str | None, max_parse_bytes: int = 1 << 20) -> tuple[Def, ...] | None:
-    """Function-level definitions of ``text`` (None without a grammar or when the file does not parse).
+def definitions(text: str, lang: str | None, max_parse_bytes: int = 1 << 20,
+                base: str | None = None) -> tuple[Def, ...] | None:
+    """Function-level definitions of ``text`` (None without a grammar or when the file does not parse); ``base``:
+    the file's other side, whose tree (when still at hand) the parse of ``text`` starts from.
 
     Cached: a file's old side is often the next triplet's context or old side again, and the fitter asks for
     several levels of one view."""
-    from codeflow.fim.ast_split import _query, has_level, parse
+    from codeflow.fim.ast_split import _query, has_level
 
     data = text.encode("utf-8")
     if not lang or len(data) > max_parse_bytes or not has_level(lang, "function"):
         return None
     from tree_sitter import QueryCursor
 
-    tree = parse(lang, data)
+    tree = _parse(text, data, lang, base)
     if tree.root_node.has_error and tree.root_node.named_child_count <= 1:
         return None
     out = set()
