@@ -152,11 +152,7 @@ def _relex(base: Lexed, data: bytes, lexer: re.Pattern) -> tuple[list[int], list
 
     Sound because every match attempt of these lexers reads at most ``_MARGIN`` bytes around the token it makes
     (an attempt that could read further ends in a token, an unsure one at worst, which ``base`` does not have)."""
-    old = base.data
-    p = common_prefix(old, data)
-    limit = min(len(old), len(data)) - p
-    s = common_prefix(old[len(old) - limit:][::-1], data[len(data) - limit:][::-1]) if limit > 0 else 0
-    old_end, new_end = len(old) - s, len(data) - s
+    p, old_end, new_end = edit_span(base.data, data)
     shift = new_end - old_end
     k = bisect_right(base.ends, p - _MARGIN)
     starts, ends = base.starts[:k], base.ends[:k]
@@ -176,6 +172,15 @@ def _relex(base: Lexed, data: bytes, lexer: re.Pattern) -> tuple[list[int], list
     starts.extend(x + shift for x in base.starts[j:])
     ends.extend(x + shift for x in base.ends[j:])
     return starts, ends
+
+
+def edit_span(old: bytes, new: bytes) -> tuple[int, int, int]:
+    """The one edit turning ``old`` into ``new``: (start, end in ``old``, end in ``new``), the longest common
+    prefix and (in what is left) suffix kept. Shared by re-lexing and tree-sitter's incremental re-parse."""
+    start = common_prefix(old, new)
+    limit = min(len(old), len(new)) - start
+    suffix = common_prefix(old[len(old) - limit:][::-1], new[len(new) - limit:][::-1]) if limit > 0 else 0
+    return start, len(old) - suffix, len(new) - suffix
 
 
 def common_prefix(a: bytes, b: bytes) -> int:

@@ -17,7 +17,6 @@ from pygit2.enums import DiffOption, ObjectType
 
 from codeflow.commits import lexproof, messages, paths
 from codeflow.commits.config import TripletConfig
-from codeflow.commits.lexproof import common_prefix as _common_prefix
 from codeflow.repos import MODE_COMMIT, MODE_LINK
 
 _DIFF_FLAGS = int(DiffOption.IGNORE_FILEMODE | DiffOption.IGNORE_SUBMODULES)
@@ -445,11 +444,9 @@ def _block_family(lang: str | None) -> str | None:
     return "python" if lang == "python" else "slash" if lang in _SLASH_LANGS else None
 
 
-# What the delimiter scan steps over: strings and line comments (a "/*" in a glob string opens nothing).
-_SCAN = {"python": re.compile(rb'"""|\'\'\'|"(?:[^"\\\n]|\\.)*"|\'(?:[^\'\\\n]|\\.)*\'|#[^\n]*'),
-         "slash": re.compile(rb'/\*|\*/|"(?:[^"\\\n]|\\.)*"|//[^\n]*')}
-# The same scan, one match per delimiter: what a search with ``_SCAN`` steps over (a string, a line comment, a byte
-# where nothing matches) is consumed possessively, then the delimiter is captured (or the end is reached: without
+# The delimiter scan steps over strings and line comments (a "/*" in a glob string opens nothing), one match per
+# delimiter: what lies between (a string, a line comment, a byte where nothing else matches) is consumed
+# possessively, then the delimiter is captured (or the end is reached: without
 # that, a failed attempt after the last delimiter would be retried from every later byte).
 _DELIMS = {"python": re.compile(rb'(?:[^"\'#]++|"(?!"")(?:[^"\\\n]++|\\.)*+"|\'(?!\'\')(?:[^\'\\\n]++|\\.)*+\''
                                 rb'|#[^\n]*+|(?!"""|\'\'\')(?s:.))*+(?:("""|\'\'\')|\Z)'),
@@ -471,7 +468,7 @@ def _open_blocks(data: bytes, lines: list[int], family: str) -> list[bool]:
     it = iter(wanted)
     target = next(it, None)
     # Only delimiters move the state. ``_DELIMS`` steps over everything else (strings, line comments, any other
-    # byte) possessively in C, exactly as a search with ``_SCAN`` would, so Python sees one match per delimiter.
+    # byte) possessively in C, so Python sees one match per delimiter.
     for m in _DELIMS[family].finditer(data, 0, offsets[wanted[-1]]):
         if m.group(1) is None:
             continue
@@ -540,17 +537,11 @@ def _point(data: bytes, offset: int) -> tuple[int, int]:
 
 def edited_tree(tree, old: bytes, new: bytes):
     """A copy of ``old``'s tree with the one edit turning ``old`` into ``new`` (common prefix and suffix kept)."""
-    start = _common_prefix(old, new)
-    limit = min(len(old), len(new)) - start
-    suffix = _common_prefix(old[len(old) - limit:][::-1], new[len(new) - limit:][::-1]) if limit > 0 else 0
-    old_end, new_end = len(old) - suffix, len(new) - suffix
+    start, old_end, new_end = lexproof.edit_span(old, new)
     edited = tree.copy()
     edited.edit(start_byte=start, old_end_byte=old_end, new_end_byte=new_end, start_point=_point(old, start),
                 old_end_point=_point(old, old_end), new_end_point=_point(new, new_end))
     return edited
-
-
-_edited = edited_tree  # the name the incremental-parse tests import
 
 
 def _strip_comments(data: bytes, lang: str | None, tree=None) -> bytes:

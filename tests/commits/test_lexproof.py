@@ -4,6 +4,8 @@ Each case is (old, new): the reference verdict is ``_strip_comments(old) == _str
 the proof may answer it or say None (not sure); it must never answer wrong. ``FAST`` cases must be answered.
 """
 
+import re
+
 import pytest
 
 from codeflow.commits import lexproof
@@ -245,10 +247,13 @@ def test_scanner_verdicts_are_the_same_with_and_without_the_proof(tmp_path, monk
     assert parsed_all - parsed >= 30, (parsed, parsed_all)  # the proof settled 30+ files the parse would read
 
 
+# The delimiter scan as first written: strings, line comments and delimiters as tokens, each through Python.
+_SCAN = {"python": re.compile(rb'"""|\'\'\'|"(?:[^"\\\n]|\\.)*"|\'(?:[^\'\\\n]|\\.)*\'|#[^\n]*'),
+         "slash": re.compile(rb'/\*|\*/|"(?:[^"\\\n]|\\.)*"|//[^\n]*')}
+
+
 def _open_blocks_reference(data: bytes, lines: list[int], family: str) -> list[bool]:
     """The delimiter scan as first written: every ``_SCAN`` token through Python (the code keeps its semantics)."""
-    from codeflow.commits.scan import _SCAN
-
     wanted = sorted(set(lines))
     offsets: dict[int, int] = {}
     pos, line = 0, 1
