@@ -471,7 +471,7 @@ def comment_only(lang: str | None, old: bytes, new: bytes, hunks: list[tuple[int
     if wins is None:
         return None
     if lang != "python":  # comments are lexical extras: the lexical strip is the parse's strip, both ways
-        return all(_squash(_strip_window(a, so, eo, None)) == _squash(_strip_window(b, sn, en, None))
+        return all(squash(_strip_window(a, so, eo, None)) == squash(_strip_window(b, sn, en, None))
                    for so, eo, sn, en in wins)
     pa, pb = _Py(a), _Py(b)
     if all(_strip_window(a, so, eo, pa) == _strip_window(b, sn, en, pb) for so, eo, sn, en in wins):
@@ -479,5 +479,6 @@ def comment_only(lang: str | None, old: bytes, new: bytes, hunks: list[tuple[int
     return None  # a docstring verdict may be more cautious than the parse: let the parse decide
 
 
-def _squash(data: bytes) -> bytes:
+def squash(data: bytes) -> bytes:
+    """Content without any whitespace (``bytes.split`` runs in C: ~20x a regex on large files)."""
     return b"".join(data.split())

@@ -17,6 +17,7 @@ from pygit2.enums import DiffOption, ObjectType
 
 from codeflow.commits import lexproof, messages, paths
 from codeflow.commits.config import TripletConfig
+from codeflow.commits.lexproof import squash
 from codeflow.repos import MODE_COMMIT, MODE_LINK
 
 _DIFF_FLAGS = int(DiffOption.IGNORE_FILEMODE | DiffOption.IGNORE_SUBMODULES)
@@ -262,7 +263,7 @@ class Scanner:
         # (regex pre-test) and a usable source file exists, the commit is an endpoint candidate (None).
         usable: list[tuple[FileChange, bytes, bytes]] = []
         problems: Counter = Counter()
-        hunks_of: dict[str, tuple[list, bool]] = {}
+        hunks_of: dict[str, tuple[list, bool, bool]] = {}
         changed = source = False
         for f in kept:
             problem, old, new = self._usable(f)
@@ -273,7 +274,7 @@ class Scanner:
             source = source or f.cls == "source"
             if not changed:  # past a changed file only a usable source file is still looked for
                 hunks_of[f.path] = self._hunks(f, old, new)
-                changed = hunks_of[f.path][1]
+                changed = hunks_of[f.path][2]
             if changed and source:
                 return None
         if not usable:
@@ -285,8 +286,7 @@ class Scanner:
         only_whitespace, unequal = True, False
         to_parse: list[tuple[FileChange, bytes, bytes]] = []
         for f, o, n in usable:
-            hunks = hunks_of[f.path][0]
-            whitespace = _squash(b"".join(h[2] for h in hunks)) == _squash(b"".join(h[3] for h in hunks))
+            hunks, whitespace, _ = hunks_of[f.path]
             only_whitespace = only_whitespace and whitespace
             # What it leaves, a lexer proves from the lines around the hunks where it can (comment / docstring
             # edits; where comments are lexical extras, code edits too); the rest goes to the parse.
@@ -305,14 +305,15 @@ class Scanner:
         return None
 
     @staticmethod
-    def _hunks(f: FileChange, old: bytes, new: bytes) -> tuple[list, bool]:
-        """(zero-context hunks, whether the regex pre-test says they surely change code).
+    def _hunks(f: FileChange, old: bytes, new: bytes) -> tuple[list, bool, bool]:
+        """(zero-context hunks, whether they change whitespace only, whether the regex pre-test says they surely
+        change code).
 
         The pre-test settles "code changed" only where nothing can overrule it: a changed line inside a docstring
         or a block comment opened outside the hunk looks like code to a line regex."""
         hunks = _changed_lines(old, new)
-        if _squash(b"".join(h[2] for h in hunks)) == _squash(b"".join(h[3] for h in hunks)):
-            return hunks, False  # whitespace only: nothing for the pre-test to settle
+        if squash(b"".join(h[2] for h in hunks)) == squash(b"".join(h[3] for h in hunks)):
+            return hunks, True, False  # whitespace only: nothing for the pre-test to settle
         # ``_code_changed`` per hunk; where a hunk's own lines already say "maybe not" (a comment or docstring
         # edit) the block state at its start is never needed, so the delimiter scan runs only when one is.
         inside: list[bool] | None = None
@@ -320,12 +321,12 @@ class Scanner:
             if not _code_changed(h, f.lang, False):
                 continue
             if _block_family(f.lang) is None:
-                return hunks, True
+                return hunks, False, True
             if inside is None:
                 inside = _hunks_inside(old, new, hunks, f.lang)
             if not inside[i]:
-                return hunks, True
-        return hunks, False
+                return hunks, False, True
+        return hunks, False, False
 
     def _proof(self, f: FileChange, old: bytes, new: bytes, hunks: list[tuple]) -> bool | None:
         """``lexproof.comment_only`` for ``f`` (None where the language has no lexer or the lexer is unsure)."""
@@ -403,11 +404,6 @@ def _utf8(data: bytes) -> bool:
     except UnicodeDecodeError:
         return False
     return True
-
-
-def _squash(data: bytes) -> bytes:
-    """Content without any whitespace (``bytes.split`` runs in C: ~20x a regex on large files)."""
-    return b"".join(data.split())
 
 
 _HASH_LANGS = frozenset({"python", "ruby", "bash", "perl", "r", "yaml", "toml", "make", "cmake", "dockerfile",
@@ -520,7 +516,7 @@ def _code_equal(removed: bytes, added: bytes, lang: str | None) -> bool:
     """Removed and added lines are equal once line comments and whitespace are dropped (a quick pre-test)."""
     pattern = _HASH_COMMENT if lang in _HASH_LANGS else _SLASH_COMMENT
     strip = _HASH_COMMENT_LINE if lang in _HASH_LANGS else _SLASH_COMMENT_LINE
-    return _squash(strip.sub(b"", pattern.sub(b"", removed))) == _squash(strip.sub(b"", pattern.sub(b"", added)))
+    return squash(strip.sub(b"", pattern.sub(b"", removed))) == squash(strip.sub(b"", pattern.sub(b"", added)))
 
 
 _HASH_COMMENT = re.compile(rb"#[^\n]*")
@@ -565,9 +561,9 @@ def _strip_comments(data: bytes, lang: str | None, tree=None) -> bytes:
                 out.append(data[pos:a])
             pos = max(pos, b)
         out.append(data[pos:])
-        return _squash(b"".join(out))
+        return squash(b"".join(out))
     pattern = _HASH_COMMENT if lang in _HASH_LANGS else _SLASH_COMMENT
-    return _squash(pattern.sub(b"", data))
+    return squash(pattern.sub(b"", data))
 
 
 _QUERIES: dict[str, object] = {}
