@@ -185,6 +185,7 @@ class AnchorCheckout:
         self.root = Path(__file__).resolve().parents[1]
         self.tmp = tempfile.mkdtemp(prefix="fim-anchor-")
         self.path = os.path.join(self.tmp, "tree")
+        self._written = None  # the batch rows.parquet holds
         done = subprocess.run(["git", "-C", str(self.root), "worktree", "add", "--detach", "-q", self.path, rev],
                               capture_output=True, text=True)
         if done.returncode:
@@ -197,7 +198,9 @@ class AnchorCheckout:
         import pyarrow.parquet as pq
 
         data = os.path.join(self.tmp, "rows.parquet")
-        pq.write_table(batch, data)
+        if self._written is not batch:  # once per repository, not once per round
+            pq.write_table(batch, data)
+            self._written = batch
         env = dict(os.environ, PYTHONPATH=self.path)
         out = subprocess.run([sys.executable, "-c", _ANCHOR_CHILD, data, unit, str(seed), str(budget)], env=env,
                              cwd=self.tmp, check=True, capture_output=True, text=True).stdout
